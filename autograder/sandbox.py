@@ -1,0 +1,313 @@
+"""Run untrusted student code in a bubblewrap sandbox with resource limits.
+
+What the sandbox gives (see docs/threat_model.md for what it does not):
+- no network: a new network namespace holding only an "up" loopback interface
+  (a Jupyter kernel talks to its client over loopback, so it must be up);
+- a read-only view of the machine, with secret paths (the instructor's repository,
+  the grading output, other submissions) replaced by empty folders, and exactly
+  one writable folder, the work folder; a private /tmp;
+- its own pid namespace: when the sandbox's first process ends, the kernel ends
+  every process inside it, so nothing a submission starts outlives its run;
+- no capabilities and an unprivileged uid inside a user namespace;
+- limits: wall clock (enforced here), memory and process count (a cgroup where
+  one can be made, else RLIMIT_AS and no process cap, said in the outcome),
+  file size (RLIMIT_FSIZE, which also caps what the sandbox can print).
+
+When bubblewrap is missing, ``run_sandboxed`` raises ``SandboxUnavailable``; the
+caller decides whether an explicitly allowed unsandboxed run is acceptable.
+"""
+import dataclasses
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+SANDBOX_UID = 65534  # "nobody" inside the user namespace
+
+_BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "MPLBACKEND": "Agg",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "OMP_NUM_THREADS": "1",
+}
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap cannot be used on this machine."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Resource limits for one sandboxed run.
+
+    wall_s: wall-clock seconds before everything is killed.
+    memory_bytes: resident memory of all processes together (cgroup), or the
+        address space of each process (RLIMIT_AS) where no cgroup can be made.
+    max_processes: processes and threads alive at once (cgroup pids.max).
+    max_file_bytes: largest file any process may write, stdout/stderr included.
+    """
+
+    wall_s: float = 600.0
+    memory_bytes: int = 4 << 30
+    max_processes: int = 256
+    max_file_bytes: int = 64 << 20
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What happened in one sandboxed run (stdout/stderr truncated to ``output_cap``)."""
+
+    returncode: int
+    wall_s: float
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    memory_exceeded: bool = False
+    process_limit_hit: bool = False
+    file_limit_hit: bool = False
+    enforced: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def limit_messages(self):
+        """Human-readable sentences for every limit this run hit."""
+        messages = []
+        if self.timed_out:
+            messages.append(f"stopped: it ran past the wall-clock limit ({self.wall_s:.0f} s)")
+        if self.memory_exceeded:
+            messages.append("stopped: it used more memory than the limit allows")
+        if self.process_limit_hit:
+            messages.append("it tried to start more processes than the limit allows")
+        if self.file_limit_hit:
+            messages.append("stopped: it wrote a file or output larger than the limit allows")
+        return messages
+
+
+def bwrap_path():
+    """Path of the bwrap binary, or None."""
+    return shutil.which("bwrap")
+
+
+def require_sandbox():
+    """Raise SandboxUnavailable with instructions when bubblewrap cannot run."""
+    path = bwrap_path()
+    if path is None:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed, so student code cannot be isolated. "
+            "Install it (Debian/Ubuntu: apt-get install bubblewrap) or, for trusted "
+            "submissions only, allow an unsandboxed run explicitly with --allow-unsandboxed.")
+    probe = subprocess.run([path, "--unshare-all", "--ro-bind", "/", "/", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise SandboxUnavailable(
+            f"bubblewrap is installed but cannot create namespaces here ({probe.stderr.strip()}). "
+            "Run the grader as root or enable unprivileged user namespaces; for trusted "
+            "submissions only, allow an unsandboxed run explicitly with --allow-unsandboxed.")
+    return path
+
+
+# ---------------------------------------------------------------------------
+# cgroups: memory and process caps for a whole process tree
+
+
+class _CgroupV1:
+    """One child cgroup in the v1 memory and pids hierarchies (as on this machine)."""
+
+    def __init__(self, memory_dir, pids_dir):
+        self.memory_dir, self.pids_dir = memory_dir, pids_dir
+
+    @classmethod
+    def create(cls, limits):
+        name = f"cs231n-sandbox-{uuid.uuid4().hex[:12]}"
+        memory_dir = _own_v1_dir("memory") / name
+        pids_dir = _own_v1_dir("pids") / name
+        memory_dir.mkdir()
+        try:
+            pids_dir.mkdir()
+            (memory_dir / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
+            swap = memory_dir / "memory.memsw.limit_in_bytes"
+            if swap.exists():
+                swap.write_text(str(limits.memory_bytes))
+            (pids_dir / "pids.max").write_text(str(limits.max_processes))
+        except OSError:
+            for d in (memory_dir, pids_dir):
+                if d.exists():
+                    d.rmdir()
+            raise
+        return cls(memory_dir, pids_dir)
+
+    def add_self(self):
+        """Move the calling process (a child before exec) into the cgroup."""
+        for d in (self.memory_dir, self.pids_dir):
+            (d / "cgroup.procs").write_text(str(os.getpid()))
+
+    def pids(self):
+        text = (self.pids_dir / "cgroup.procs").read_text()
+        return [int(p) for p in text.split()]
+
+    def memory_exceeded(self):
+        """True when the kernel's OOM killer ended a process of this cgroup."""
+        control = (self.memory_dir / "memory.oom_control").read_text()
+        match = re.search(r"^oom_kill (\d+)", control, re.MULTILINE)
+        return bool(match and int(match.group(1)) > 0)
+
+    def process_limit_hit(self):
+        events = self.pids_dir / "pids.events"
+        return events.exists() and int(events.read_text().split()[-1]) > 0
+
+    def destroy(self):
+        _kill_all(self.pids)
+        for d in (self.memory_dir, self.pids_dir):
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
+def _own_v1_dir(controller):
+    """The v1 hierarchy folder of this process's own cgroup for ``controller``."""
+    root = Path("/sys/fs/cgroup") / controller
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return root / path.lstrip("/")
+    raise OSError(f"no v1 {controller} cgroup")
+
+
+def _kill_all(list_pids):
+    """SIGKILL every pid the cgroup still holds, until it is empty (bounded)."""
+    for _ in range(100):
+        try:
+            pids = list_pids()
+        except OSError:
+            return
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+
+
+def _make_cgroup(limits):
+    try:
+        return _CgroupV1.create(limits)
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# the bwrap command line
+
+
+def bwrap_args(workdir, hidden=(), readable=(), env=None, uid=SANDBOX_UID):
+    """bwrap arguments: read-only root, ``hidden`` paths emptied, ``readable``
+    paths re-exposed read-only after hiding (e.g. a virtual environment inside a
+    hidden repository), ``workdir`` the only writable place, a private /tmp."""
+    workdir = str(Path(workdir).resolve())
+    args = [
+        "--die-with-parent", "--new-session", "--unshare-all",
+        "--uid", str(uid), "--gid", str(uid), "--cap-drop", "ALL",
+        "--hostname", "sandbox",
+        "--ro-bind", "/", "/",
+        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
+    ]
+    for path in hidden:
+        if Path(path).exists():
+            args += ["--tmpfs", str(Path(path).resolve())]
+    for path in readable:
+        if Path(path).exists():
+            args += ["--ro-bind", str(Path(path).resolve()), str(Path(path).resolve())]
+    args += ["--bind", workdir, workdir, "--chdir", workdir, "--clearenv"]
+    full_env = dict(_BASE_ENV, HOME=workdir, TMPDIR="/tmp")
+    full_env.update(env or {})
+    for key, value in full_env.items():
+        args += ["--setenv", key, str(value)]
+    return args
+
+
+def run_sandboxed(command, workdir, limits=Limits(), hidden=(), readable=(), env=None,
+                  output_cap=1 << 20, sandbox=True):
+    """Run ``command`` (a list) in the sandbox with ``limits``; return an Outcome.
+
+    ``sandbox=False`` runs it without isolation (explicitly allowed runs only):
+    wall clock, rlimits and the process-group kill still apply.
+    """
+    workdir = Path(workdir).resolve()
+    cgroup = _make_cgroup(limits)
+    enforced = {"sandbox": sandbox, "wall_clock": True, "file_size": True,
+                "memory": "cgroup" if cgroup else "rlimit-as",
+                "processes": "cgroup" if cgroup else "not enforced"}
+    if sandbox:
+        argv = [require_sandbox()] + bwrap_args(workdir, hidden, readable, env) + ["--"] + list(command)
+        run_env = None
+    else:
+        argv = list(command)
+        run_env = dict(_BASE_ENV, HOME=str(workdir), **(env or {}))
+        run_env["PATH"] = os.environ.get("PATH", _BASE_ENV["PATH"])
+
+    def preexec():
+        if cgroup is not None:
+            cgroup.add_self()
+        else:
+            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    start = time.monotonic()
+    timed_out = False
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=err, env=run_env, preexec_fn=preexec,
+                                start_new_session=True)
+        try:
+            returncode = proc.wait(timeout=limits.wall_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _killpg(proc.pid)
+            returncode = proc.wait()
+        finally:
+            _killpg(proc.pid)
+            memory_exceeded = bool(cgroup and cgroup.memory_exceeded())
+            process_limit_hit = bool(cgroup and cgroup.process_limit_hit())
+            if cgroup is not None:
+                cgroup.destroy()
+        wall = time.monotonic() - start
+        stdout, stderr = _read_capped(out, output_cap), _read_capped(err, output_cap)
+    # Python ignores SIGXFSZ, so its writes fail with EFBIG ("File too large").
+    file_limit_hit = (returncode == -signal.SIGXFSZ or "File size limit exceeded" in stderr
+                      or "File too large" in stderr)
+    if cgroup is None and returncode != 0 and "MemoryError" in stderr:
+        memory_exceeded = True
+    return Outcome(returncode=returncode, wall_s=wall, stdout=stdout, stderr=stderr,
+                   timed_out=timed_out, memory_exceeded=memory_exceeded,
+                   process_limit_hit=process_limit_hit, file_limit_hit=file_limit_hit,
+                   enforced=enforced)
+
+
+def _killpg(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _read_capped(handle, cap):
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(0)
+    data = handle.read(cap).decode("utf-8", errors="replace")
+    if size > cap:
+        data += f"\n[... {size - cap} more bytes not shown]"
+    return data
