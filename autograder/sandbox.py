@@ -211,10 +211,12 @@ def _make_cgroup(limits):
 # the bwrap command line
 
 
-def bwrap_args(workdir, hidden=(), readable=(), env=None, uid=SANDBOX_UID):
+def bwrap_args(workdir, hidden=(), readable=(), env=None, extra_ro_binds=(), uid=SANDBOX_UID):
     """bwrap arguments: read-only root, ``hidden`` paths emptied, ``readable``
     paths re-exposed read-only after hiding (e.g. a virtual environment inside a
-    hidden repository), ``workdir`` the only writable place, a private /tmp."""
+    hidden repository), ``workdir`` the only writable place, a private /tmp, and
+    ``extra_ro_binds`` (source, target) pairs mounted read-only last (targets may
+    lie inside the work folder, e.g. the grader's own library)."""
     workdir = str(Path(workdir).resolve())
     args = [
         "--die-with-parent", "--new-session", "--unshare-all",
@@ -229,7 +231,10 @@ def bwrap_args(workdir, hidden=(), readable=(), env=None, uid=SANDBOX_UID):
     for path in readable:
         if Path(path).exists():
             args += ["--ro-bind", str(Path(path).resolve()), str(Path(path).resolve())]
-    args += ["--bind", workdir, workdir, "--chdir", workdir, "--clearenv"]
+    args += ["--bind", workdir, workdir]
+    for source, target in extra_ro_binds:
+        args += ["--ro-bind", str(Path(source).resolve()), str(Path(target).resolve())]
+    args += ["--chdir", workdir, "--clearenv"]
     full_env = dict(_BASE_ENV, HOME=workdir, TMPDIR="/tmp")
     full_env.update(env or {})
     for key, value in full_env.items():
@@ -238,7 +243,7 @@ def bwrap_args(workdir, hidden=(), readable=(), env=None, uid=SANDBOX_UID):
 
 
 def run_sandboxed(command, workdir, limits=Limits(), hidden=(), readable=(), env=None,
-                  output_cap=1 << 20, sandbox=True):
+                  extra_ro_binds=(), output_cap=1 << 20, sandbox=True):
     """Run ``command`` (a list) in the sandbox with ``limits``; return an Outcome.
 
     ``sandbox=False`` runs it without isolation (explicitly allowed runs only):
@@ -250,7 +255,7 @@ def run_sandboxed(command, workdir, limits=Limits(), hidden=(), readable=(), env
                 "memory": "cgroup" if cgroup else "rlimit-as",
                 "processes": "cgroup" if cgroup else "not enforced"}
     if sandbox:
-        argv = [require_sandbox()] + bwrap_args(workdir, hidden, readable, env) + ["--"] + list(command)
+        argv = [require_sandbox()] + bwrap_args(workdir, hidden, readable, env, extra_ro_binds) + ["--"] + list(command)
         run_env = None
     else:
         argv = list(command)

@@ -1,0 +1,121 @@
+"""The assignment's definition (assignment/assignment.toml) as Python objects.
+
+One place for parts, points, student-editable files and limits: notebooks,
+the release command, the autograder and the tests all read them from here.
+``load_assignment`` validates the file and names what is wrong.
+"""
+import dataclasses
+import functools
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT_FILE = ROOT / "assignment" / "assignment.toml"
+
+
+class AssignmentError(ValueError):
+    """assignment.toml is malformed; the message names the entry."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    id: str
+    title: str
+    notebook: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    part: str
+    points: float
+    covers: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    notebook_wall_s: float
+    cell_wall_s: float
+    checks_wall_s: float
+    check_wall_s: float
+    memory_mb: int
+    max_processes: int
+    max_file_mb: int
+    max_upload_mb: int
+    max_upload_files: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Assignment:
+    name: str
+    title: str
+    student_files: tuple
+    parts: dict
+    checks: dict
+    limits: Limits
+
+    def checks_of(self, part_id):
+        return [c for c in self.checks.values() if c.part == part_id]
+
+    def auto_points(self, part_id=None):
+        return sum(c.points for c in self.checks.values() if part_id in (None, c.part))
+
+
+def _require(table, key, where, kind):
+    """``table[key]``, or AssignmentError naming the entry when absent or mistyped."""
+    if key not in table:
+        raise AssignmentError(f"{where}: missing '{key}'")
+    value = table[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise AssignmentError(f"{where}: '{key}' has the wrong type: {value!r}")
+    return value
+
+
+def parse_assignment(data, source="assignment.toml"):
+    """Validate the parsed TOML ``data`` and build an Assignment."""
+    name = _require(data, "name", source, str)
+    title = _require(data, "title", source, str)
+    student_files = tuple(_require(data, "student_files", source, list))
+    parts = {}
+    for i, table in enumerate(_require(data, "parts", source, list)):
+        where = f"{source}: parts[{i}]"
+        part = Part(_require(table, "id", where, str), _require(table, "title", where, str),
+                    _require(table, "notebook", where, str))
+        if part.id in parts:
+            raise AssignmentError(f"{where}: duplicate part id '{part.id}'")
+        parts[part.id] = part
+    checks = {}
+    for check_name, table in _require(data, "checks", source, dict).items():
+        where = f"{source}: [checks.{check_name}]"
+        part_id = _require(table, "part", where, str)
+        if part_id not in parts:
+            raise AssignmentError(f"{where}: unknown part '{part_id}' (parts: {', '.join(parts)})")
+        points = _require(table, "points", where, (int, float))
+        if points <= 0:
+            raise AssignmentError(f"{where}: points must be positive, got {points}")
+        covers = tuple(_require(table, "covers", where, list))
+        for target in covers:
+            path = target.split(":", 1)[0]
+            if ":" not in target or path not in student_files:
+                raise AssignmentError(f"{where}: covers entry '{target}' should be "
+                                      "'<student file>:<function>' with a file from student_files")
+        checks[check_name] = CheckSpec(check_name, part_id, float(points), covers)
+    limits_table = _require(data, "limits", source, dict)
+    limit_fields = {f.name: f.type for f in dataclasses.fields(Limits)}
+    unknown = set(limits_table) - set(limit_fields)
+    if unknown:
+        raise AssignmentError(f"{source}: [limits] has unknown keys {sorted(unknown)}")
+    limits = Limits(**{k: _require(limits_table, k, f"{source}: [limits]", (int, float))
+                       for k in limit_fields})
+    return Assignment(name, title, student_files, parts, checks, limits)
+
+
+@functools.lru_cache(maxsize=None)
+def load_assignment(path=ASSIGNMENT_FILE):
+    """Read and validate assignment.toml (cached per path)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise AssignmentError(f"{path}: not valid TOML: {exc}") from None
+    return parse_assignment(data, source=str(path.name))

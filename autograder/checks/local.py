@@ -1,0 +1,82 @@
+"""Running checks in this process: for notebooks' hidden tests and for tests.
+
+The student's code and the reference both run here (no sandbox): this is the
+nbgrader path and the test-suite path. The autograder's own path runs the
+student half in the sandbox instead (autograder/checks/sandboxed.py).
+"""
+import contextlib
+import hashlib
+import io
+import warnings
+
+import numpy as np
+
+from autograder.checks import core
+from autograder.reference import current_modules, reference_modules
+
+DEFAULT_SEED = 20261122
+
+
+def check_seed(name, seed=DEFAULT_SEED):
+    """Per-check seed derived from the grading seed and the check's name."""
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def make_inputs(check, seed=DEFAULT_SEED):
+    return check.inputs(np.random.default_rng(check_seed(check.name, seed)))
+
+
+def run_student(check, namespace, inputs):
+    """Run ``check`` on an implementation; (outputs, None) or (None, error text)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outputs = core.sanitize_outputs(check.run(namespace, {k: np.copy(v) for k, v in inputs.items()}))
+        return outputs, None
+    except Exception as exc:  # student code may raise anything
+        return None, core.describe_exception(exc)
+
+
+def expected_outputs(check, inputs):
+    outputs, error = run_student(check, reference_modules(check.modules), inputs)
+    if error:
+        raise RuntimeError(f"the reference failed check {check.name}:\n{error}")
+    return outputs
+
+
+def grade(name, student=None, seed=DEFAULT_SEED):
+    """Grade one check in this process; ``student`` defaults to the importable cs231n."""
+    check = core.REGISTRY[name]
+    inputs = make_inputs(check, seed)
+    expected = expected_outputs(check, inputs)
+    try:
+        namespace = student if student is not None else current_modules(check.modules)
+    except Exception as exc:
+        return core.error_result(name, core.describe_exception(exc))
+    got, error = run_student(check, namespace, inputs)
+    if error:
+        return core.error_result(name, error)
+    try:
+        parts = check.score(got, expected, inputs)
+    except Exception as exc:  # malformed outputs the score step did not foresee
+        return core.error_result(name, core.describe_exception(exc))
+    return core.score_parts(name, parts)
+
+
+def notebook_check(name, points=None):
+    """Hidden-test entry point: grade ``name``, print why, return points earned.
+
+    nbgrader takes a numeric result of a test cell as partial credit and gives
+    zero to a cell that writes to stderr, so everything the student's code
+    prints is captured and only our summary is printed, to stdout.
+    """
+    from autograder.assignment import load_assignment
+
+    max_points = points if points is not None else load_assignment().checks[name].points
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        result = grade(name)
+    earned = result.points(max_points)
+    print(f"[{name}] {earned:g} / {max_points:g} points: {result.message}")
+    return earned
