@@ -33,6 +33,15 @@ class CheckSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class ManualSpec:
+    """A manually graded answer cell (inline question, derivation)."""
+
+    grade_id: str
+    part: str
+    points: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Limits:
     notebook_wall_s: float
     cell_wall_s: float
@@ -52,10 +61,16 @@ class Assignment:
     student_files: tuple
     parts: dict
     checks: dict
+    manual: dict
     limits: Limits
 
     def checks_of(self, part_id):
         return [c for c in self.checks.values() if c.part == part_id]
+
+    def points_of(self, grade_id):
+        """Points of a check or a manually graded cell by its grade id, or None."""
+        spec = self.checks.get(grade_id) or self.manual.get(grade_id)
+        return spec.points if spec else None
 
     def auto_points(self, part_id=None):
         return sum(c.points for c in self.checks.values() if part_id in (None, c.part))
@@ -100,6 +115,18 @@ def parse_assignment(data, source="assignment.toml"):
                 raise AssignmentError(f"{where}: covers entry '{target}' should be "
                                       "'<student file>:<function>' with a file from student_files")
         checks[check_name] = CheckSpec(check_name, part_id, float(points), covers)
+    manual = {}
+    for grade_id, table in data.get("manual", {}).items():
+        where = f"{source}: [manual.{grade_id}]"
+        if grade_id in checks:
+            raise AssignmentError(f"{where}: '{grade_id}' is also a check's name")
+        part_id = _require(table, "part", where, str)
+        if part_id not in parts:
+            raise AssignmentError(f"{where}: unknown part '{part_id}' (parts: {', '.join(parts)})")
+        points = _require(table, "points", where, (int, float))
+        if points <= 0:
+            raise AssignmentError(f"{where}: points must be positive, got {points}")
+        manual[grade_id] = ManualSpec(grade_id, part_id, float(points))
     limits_table = _require(data, "limits", source, dict)
     limit_fields = {f.name: f.type for f in dataclasses.fields(Limits)}
     unknown = set(limits_table) - set(limit_fields)
@@ -107,7 +134,7 @@ def parse_assignment(data, source="assignment.toml"):
         raise AssignmentError(f"{source}: [limits] has unknown keys {sorted(unknown)}")
     limits = Limits(**{k: _require(limits_table, k, f"{source}: [limits]", (int, float))
                        for k in limit_fields})
-    return Assignment(name, title, student_files, parts, checks, limits)
+    return Assignment(name, title, student_files, parts, checks, manual, limits)
 
 
 @functools.lru_cache(maxsize=None)

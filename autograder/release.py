@@ -1,0 +1,213 @@
+"""The release command: source notebooks + reference package -> student kit.
+
+    python -m autograder.release [--out release]
+
+A pipeline of small steps, like nbgrader's preprocessors:
+
+1. read the source notebooks named in assignment.toml and validate their
+   nbgrader cells (malformed metadata, duplicate grade ids, grade cells with no
+   points in assignment.toml): any problem stops the command with a message
+   naming the notebook and the cell, before anything is written;
+2. write each grade cell's points from assignment.toml (the one place for them);
+3. stage a real nbgrader course in a temporary folder: the notebooks, and the
+   ``cs231n`` package with every solution region replaced by a stub;
+4. run ``nbgrader generate_assignment`` on it (solutions, hidden tests and mark
+   schemes leave the notebooks there);
+5. add the student files (instructions, submission helper, environment), audit
+   the result for anything that must not reach students, and only then replace
+   ``release/`` with it in one rename.
+
+The output is deterministic: the same sources give byte-identical files.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from autograder.assignment import ROOT, load_assignment
+from autograder.strip_solutions import strip_solutions
+
+SOURCE_DIR = ROOT / "source_notebooks"
+PACKAGE_DIR = ROOT / "cs231n"
+ASSIGNMENT_DIR = ROOT / "assignment"
+# Files from assignment/ that ship to students, and their names in the kit.
+KIT_FILES = {"STUDENT_README.md": "README.md", "collect_submission.py": "collect_submission.py"}
+PACKAGE_SUFFIXES = {".py", ".sh"}
+# Text that must never appear in a released file.
+FORBIDDEN = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS",
+             "### END HIDDEN TESTS", "### BEGIN MARK SCHEME", "import autograder", "from autograder")
+NBGRADER_KEYS = {"grade", "solution", "locked", "grade_id", "schema_version"}
+
+
+class ReleaseError(ValueError):
+    """A source problem that stops the release; the message names where."""
+
+
+# -- step 1: read and validate ---------------------------------------------
+
+def read_notebook(path):
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except FileNotFoundError:
+        raise ReleaseError(f"{path.name}: source notebook not found in {path.parent}") from None
+    except Exception as exc:  # invalid JSON or schema
+        raise ReleaseError(f"{path.name}: not a valid notebook: {exc}") from None
+    return nb
+
+
+def cell_label(notebook, index, cell):
+    first = (cell.source.strip().splitlines() or [""])[0][:50]
+    return f"{notebook}, cell {index} ({cell.cell_type}: {first!r})"
+
+
+def validate_cells(nb, notebook, assignment, seen):
+    """Check every nbgrader cell of ``nb``; ``seen`` maps grade ids to where they were."""
+    for index, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader")
+        if meta is None:
+            continue
+        where = cell_label(notebook, index, cell)
+        missing = NBGRADER_KEYS - set(meta)
+        if missing:
+            raise ReleaseError(f"{where}: nbgrader metadata lacks {sorted(missing)}")
+        if not all(isinstance(meta[k], bool) for k in ("grade", "solution", "locked")):
+            raise ReleaseError(f"{where}: nbgrader 'grade', 'solution' and 'locked' must be true/false")
+        grade_id = meta["grade_id"]
+        if not isinstance(grade_id, str) or not grade_id.strip():
+            raise ReleaseError(f"{where}: nbgrader grade_id must be a non-empty string")
+        if grade_id in seen:
+            raise ReleaseError(f"{where}: duplicate grade_id '{grade_id}' (also {seen[grade_id]})")
+        seen[grade_id] = where
+        if meta["grade"] and assignment.points_of(grade_id) is None:
+            raise ReleaseError(f"{where}: grade_id '{grade_id}' has no points in "
+                               "assignment/assignment.toml ([checks.*] or [manual.*])")
+        if meta["solution"] and cell.cell_type == "code" and "### BEGIN SOLUTION" not in cell.source:
+            raise ReleaseError(f"{where}: a solution cell needs a '### BEGIN SOLUTION' region")
+
+
+def load_sources(assignment, source_dir=SOURCE_DIR):
+    """Read and validate every part's source notebook: {filename: notebook}."""
+    notebooks, seen = {}, {}
+    for part in assignment.parts.values():
+        nb = read_notebook(source_dir / part.notebook)
+        validate_cells(nb, part.notebook, assignment, seen)
+        notebooks[part.notebook] = nb
+    ungraded = [g for g in list(assignment.checks) + list(assignment.manual)
+                if g not in seen and assignment.points_of(g)]
+    if ungraded:
+        raise ReleaseError("assignment.toml gives points to grade ids no notebook cell has: "
+                           + ", ".join(sorted(ungraded)))
+    return notebooks
+
+
+# -- step 2: points ------------------------------------------------------------
+
+def inject_points(nb, assignment):
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta and meta["grade"]:
+            meta["points"] = assignment.points_of(meta["grade_id"])
+    return nb
+
+
+# -- step 3: stage the nbgrader course ----------------------------------------------
+
+def copy_stripped_package(target, package_dir=PACKAGE_DIR):
+    """Copy the package's source files with solution regions stubbed."""
+    for path in sorted(package_dir.rglob("*")):
+        relative = path.relative_to(package_dir)
+        if path.suffix not in PACKAGE_SUFFIXES or "__pycache__" in relative.parts:
+            continue
+        out = target / "cs231n" / relative
+        out.parent.mkdir(parents=True, exist_ok=True)
+        text = path.read_text()
+        out.write_text(strip_solutions(text, f"cs231n/{relative}") if path.suffix == ".py" else text)
+        shutil.copymode(path, out)
+
+
+def stage_course(course_root, notebooks, assignment):
+    source = course_root / "source" / assignment.name
+    source.mkdir(parents=True)
+    for name, nb in notebooks.items():
+        nbformat.write(nb, source / name)
+    copy_stripped_package(source)
+    shutil.copy(ASSIGNMENT_DIR / "nbgrader_config.py", course_root / "nbgrader_config.py")
+
+
+# -- step 4: nbgrader ----------------------------------------------------------------
+
+def run_nbgrader_generate(course_root, assignment):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", assignment.name,
+         "--force", "--no-db", "--CourseDirectory.root=" + str(course_root)],
+        cwd=course_root, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise ReleaseError(f"nbgrader generate_assignment failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return course_root / "release" / assignment.name
+
+
+# -- step 5: finish, audit, swap ------------------------------------------------------------
+
+def add_kit_files(kit, assignment):
+    for source_name, kit_name in KIT_FILES.items():
+        shutil.copy(ASSIGNMENT_DIR / source_name, kit / kit_name)
+    shutil.copy(ROOT / "environment.yml", kit / "environment.yml")
+    names = [p.notebook for p in assignment.parts.values()] + list(assignment.student_files)
+    (kit / "submission_files.txt").write_text(
+        "# Generated from assignment/assignment.toml: what collect_submission.py packs.\n"
+        + "".join(f"{n}\n" for n in names))
+
+
+def audit(kit):
+    """Raise ReleaseError if anything that must not reach students is in ``kit``."""
+    for path in sorted(kit.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".ipynb", ".sh", ".md", ".yml"}:
+            text = path.read_text()
+            for marker in FORBIDDEN:
+                if marker in text:
+                    raise ReleaseError(f"release/{path.relative_to(kit)} contains {marker!r}")
+
+
+def build_release(out=ROOT / "release", source_dir=SOURCE_DIR, assignment=None):
+    """Build the student kit into ``out`` (replaced whole, only on success)."""
+    assignment = assignment or load_assignment()
+    notebooks = {n: inject_points(nb, assignment)
+                 for n, nb in load_sources(assignment, source_dir).items()}
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="release-", dir=out.parent) as tmp:
+        course_root = Path(tmp) / "course"
+        stage_course(course_root, notebooks, assignment)
+        kit = run_nbgrader_generate(course_root, assignment)
+        add_kit_files(kit, assignment)
+        audit(kit)
+        staged = Path(tmp) / "kit"
+        shutil.move(str(kit), staged)
+        if out.exists():
+            old = Path(tmp) / "old"
+            out.rename(old)
+        staged.rename(out)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(ROOT / "release"), help="where the student kit goes")
+    args = parser.parse_args(argv)
+    try:
+        out = build_release(Path(args.out).resolve())
+    except ReleaseError as exc:
+        print(f"release: {exc}", file=sys.stderr)
+        return 1
+    print(f"release: wrote the student kit to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
