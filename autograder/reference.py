@@ -1,10 +1,11 @@
-"""The instructor's reference ``cs231n``, loadable next to a student's.
+"""Loading a ``cs231n`` package from a given folder, beside the one in use.
 
 In a notebook kernel (nbgrader's hidden tests) ``import cs231n`` gives the
 student's package. ``reference_modules`` imports the instructor's copy (the
 ``cs231n`` beside this ``autograder`` package) with the student's entries of
-``sys.modules`` set aside, then puts them back: the reference modules keep
-references to their own siblings, bound when they were imported.
+``sys.modules`` set aside, then puts them back; the loaded modules keep
+references to their own siblings, bound when they were imported. Tests load
+mutated copies of the reference the same way (``package_modules``).
 """
 import importlib
 import sys
@@ -19,22 +20,31 @@ def _is_cs231n(name):
     return name == "cs231n" or name.startswith("cs231n.")
 
 
-def reference_modules(names):
-    """A namespace of reference modules, e.g. ``ns.rnn_layers``, ``ns.rnn`` for
-    ``classifiers.rnn`` (names are dotted module paths below ``cs231n``)."""
-    missing = [n for n in names if n not in _cache]
+def package_modules(root, names):
+    """A namespace of ``cs231n.<name>`` modules imported from the folder ``root``.
+
+    Names are dotted paths below ``cs231n``; ``classifiers.rnn`` becomes ``ns.rnn``.
+    Modules are cached per (root, name); what was imported before is restored.
+    """
+    root = str(Path(root).resolve())
+    missing = [n for n in names if (root, n) not in _cache]
     if missing:
         saved = {k: sys.modules.pop(k) for k in list(sys.modules) if _is_cs231n(k)}
-        sys.path.insert(0, str(REFERENCE_ROOT))
+        sys.path.insert(0, root)
         try:
             for name in missing:
-                _cache[name] = importlib.import_module(f"cs231n.{name}")
+                _cache[root, name] = importlib.import_module(f"cs231n.{name}")
+        finally:
+            sys.path.remove(root)
             for key in [k for k in sys.modules if _is_cs231n(k)]:
                 del sys.modules[key]
-        finally:
-            sys.path.remove(str(REFERENCE_ROOT))
             sys.modules.update(saved)
-    return _namespace({n: _cache[n] for n in names})
+    return _namespace({n: _cache[root, n] for n in names})
+
+
+def reference_modules(names):
+    """The instructor's reference modules (see ``package_modules``)."""
+    return package_modules(REFERENCE_ROOT, names)
 
 
 def current_modules(names):

@@ -1,0 +1,130 @@
+"""Grading one submission: take in, stage, execute, check, report (DESIGN.md).
+
+``grade_submission`` never raises for anything a submission does: a broken
+submission is a graded result with a reason. Even a fault in the grader itself
+is caught and written down (``grader_error`` in grading.json) so no grade is lost
+silently and the instructor knows to look.
+"""
+import concurrent.futures
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+import traceback
+from pathlib import Path
+
+from autograder import intake as intake_mod
+from autograder import report, staging
+from autograder.assignment import ROOT, load_assignment
+from autograder.checks import core
+from autograder.checks.local import DEFAULT_SEED
+from autograder.checks.sandboxed import grade_sandboxed
+from autograder.execute import execute_notebook
+
+RELEASE_DIR = ROOT / "release"
+
+
+@dataclasses.dataclass
+class Grading:
+    """Everything known about one graded submission."""
+
+    submission: str
+    results: dict = dataclasses.field(default_factory=dict)  # check name -> core.Result
+    problems: list = dataclasses.field(default_factory=list)
+    notebook_runs: list = dataclasses.field(default_factory=list)
+    wall_s: float = 0.0
+    grader_error: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How to grade: where the kit is, the secret seed, parallel jobs, sandboxing."""
+
+    release_dir: Path = RELEASE_DIR
+    seed: int = DEFAULT_SEED
+    jobs: int = 1
+    allow_unsandboxed: bool = False
+    execute_notebooks: bool = True
+    hidden: tuple = ()  # extra paths the sandbox must not see (other submissions, outputs)
+
+
+def fingerprint(path):
+    """sha256 of a submission (a zip's bytes, or a folder's names and bytes)."""
+    digest = hashlib.sha256()
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+    for file in files:
+        digest.update(str(file.relative_to(path) if file != path else "").encode())
+        with open(file, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _run_notebook(work, part, assignment, options, mounts):
+    return execute_notebook(work, part.notebook, assignment.limits, mounts=mounts, hidden=options.hidden,
+                            use_sandbox=not (options.allow_unsandboxed and _no_bwrap()))
+
+
+def _no_bwrap():
+    from autograder.sandbox import bwrap_path
+    return bwrap_path() is None
+
+
+def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
+    taken = intake_mod.take_in(submission, scratch / "intake", assignment.limits,
+                               notebooks=[p.notebook for p in assignment.parts.values()])
+    grading.problems += taken.problems
+    notebook_work, check_work = scratch / "notebooks", scratch / "checks"
+    grading.problems += staging.stage(taken, options.release_dir, notebook_work, assignment)
+    staging.stage(taken, options.release_dir, check_work, assignment)
+    mounts = staging.data_mounts(notebook_work)
+    names = list(assignment.checks)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        checks_future = pool.submit(grade_sandboxed, check_work, names, assignment.limits,
+                                    options.seed, options.hidden, options.allow_unsandboxed)
+        notebook_futures = [pool.submit(_run_notebook, notebook_work, part, assignment, options, mounts)
+                            for part in assignment.parts.values()] if options.execute_notebooks else []
+        results, outcome = checks_future.result()
+        grading.results = {r.name: r for r in results}
+        grading.notebook_runs = [f.result() for f in notebook_futures]
+    if outcome.limit_messages:
+        grading.problems.append("hidden checks: " + "; ".join(outcome.limit_messages))
+    executed_out = out_dir / "executed"
+    executed_out.mkdir(exist_ok=True)
+    for run in grading.notebook_runs:
+        if run.executed:
+            shutil.copyfile(run.executed, executed_out / run.notebook)
+            run.executed = executed_out / run.notebook
+
+
+def grade_submission(submission, out_dir, assignment=None, options=Options()):
+    """Grade ``submission`` (zip or folder) into ``out_dir``; return results.json's dict."""
+    assignment = assignment or load_assignment()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    grading = Grading(submission=str(submission))
+    scratch = out_dir / ".work"
+    start = time.monotonic()
+    try:
+        _grade_steps(submission, grading, scratch, out_dir, assignment, options)
+    except intake_mod.IntakeError as exc:
+        grading.problems.append(f"the submission was refused: {exc}")
+    except Exception:  # a fault of the grader: record it, lose nothing
+        grading.grader_error = traceback.format_exc()[-4000:]
+        grading.problems.append("the grader hit an internal error; your instructor has been told "
+                                "and will regrade")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for spec in assignment.checks.values():
+        grading.results.setdefault(spec.name, core.Result(spec.name, 0.0, "not graded: see the problems above"))
+    grading.wall_s = time.monotonic() - start
+    results = report.write_reports(out_dir, assignment, grading)
+    meta = {"submission": str(submission), "fingerprint": fingerprint(submission) if Path(submission).exists() else "",
+            "score": results["score"], "grader_error": grading.grader_error,
+            "parts": {k: v[0] for k, v in report.part_scores(assignment, grading.results).items()},
+            "notebooks": {r.notebook: {"ok": r.ok, "message": r.message, "wall_s": round(r.wall_s, 2)}
+                          for r in grading.notebook_runs}}
+    (out_dir / "grading.json").write_text(json.dumps(meta, indent=2))
+    return results
