@@ -21,6 +21,7 @@ from autograder.checks import core
 from autograder.checks.local import DEFAULT_SEED
 from autograder.checks.sandboxed import grade_sandboxed
 from autograder.execute import execute_notebook
+from autograder.integrity import integrity_flags
 
 RELEASE_DIR = ROOT / "release"
 
@@ -33,6 +34,7 @@ class Grading:
     results: dict = dataclasses.field(default_factory=dict)  # check name -> core.Result
     problems: list = dataclasses.field(default_factory=list)
     notebook_runs: list = dataclasses.field(default_factory=list)
+    flags: list = dataclasses.field(default_factory=list)  # integrity flags for a person to read
     wall_s: float = 0.0
     grader_error: str = ""
 
@@ -79,6 +81,7 @@ def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
     notebook_work, check_work = scratch / "notebooks", scratch / "checks"
     grading.problems += staging.stage(taken, options.release_dir, notebook_work, assignment)
     staging.stage(taken, options.release_dir, check_work, assignment)
+    grading.flags = integrity_flags(taken.root, assignment.student_files)
     mounts = staging.data_mounts(notebook_work)
     names = list(assignment.checks)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
@@ -122,7 +125,7 @@ def grade_submission(submission, out_dir, assignment=None, options=Options()):
     grading.wall_s = time.monotonic() - start
     results = report.write_reports(out_dir, assignment, grading)
     meta = {"submission": str(submission), "fingerprint": fingerprint(submission) if Path(submission).exists() else "",
-            "score": results["score"], "grader_error": grading.grader_error,
+            "score": results["score"], "grader_error": grading.grader_error, "flags": grading.flags,
             "parts": {k: v[0] for k, v in report.part_scores(assignment, grading.results).items()},
             "notebooks": {r.notebook: {"ok": r.ok, "message": r.message, "wall_s": round(r.wall_s, 2)}
                           for r in grading.notebook_runs}}

@@ -40,11 +40,14 @@ def results_json(assignment, grading):
                 "score": result.points(spec.points) if result else 0.0,
                 "max_score": spec.points,
                 "output": result.message if result else "not graded",
+                "tags": [part_id],
                 "visibility": "visible",
             })
     lines = [f"Graded {assignment.title}."]
     lines += [f"Problem: {p}" for p in grading.problems]
     lines += [f"Notebook {r.notebook}: {r.message}" for r in grading.notebook_runs]
+    lines += [f"Integrity flag (for your instructor to review; no points deducted): {f}"
+              for f in grading.flags]
     manual = sum(m.points for m in assignment.manual.values())
     if manual:
         lines.append(f"{manual:g} more points are graded by hand (written answers).")
@@ -88,6 +91,9 @@ def feedback_html(assignment, grading, results):
     if grading.problems:
         body.append("<h2>About your submission</h2><ul>"
                     + "".join(f"<li>{esc(p)}</li>" for p in grading.problems) + "</ul>")
+    if grading.flags:
+        body.append("<h2>Integrity flags</h2><p>For a person to review; no points were deducted.</p><ul>"
+                    + "".join(f"<li>{esc(f)}</li>" for f in grading.flags) + "</ul>")
     runs = {r.notebook: r for r in grading.notebook_runs}
     for part_id, part in assignment.parts.items():
         earned, maximum = scores[part_id]

@@ -1,0 +1,131 @@
+"""Command line of the course tools.
+
+    python -m autograder grade SUBMISSION... --out DIR   grade zips or folders
+    python -m autograder demo [--out DIR]                 build, make 3 demo submissions, grade
+    python -m autograder release [--out DIR]              build the student kit
+    python -m autograder gradescope [--out ZIP]           build Gradescope's autograder zip
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from autograder.assignment import ROOT, load_assignment
+
+
+def _grade_options(args):
+    from autograder.grade import Options
+    return Options(release_dir=Path(args.release).resolve(), seed=args.seed,
+                   allow_unsandboxed=args.allow_unsandboxed,
+                   execute_notebooks=not args.no_notebooks)
+
+
+def _require_sandbox_or_permission(args):
+    from autograder.sandbox import SandboxUnavailable, require_sandbox
+    try:
+        require_sandbox()
+    except SandboxUnavailable as exc:
+        if not args.allow_unsandboxed:
+            print(f"grade: refusing to run student code: {exc}", file=sys.stderr)
+            return False
+        print("grade: WARNING: running student code WITHOUT a sandbox (--allow-unsandboxed)",
+              file=sys.stderr)
+    return True
+
+
+def score_table(assignment, results):
+    """A plain-text table: one row per submission, a column per part, the total."""
+    parts = list(assignment.parts)
+    head = ["submission", *parts, "total"]
+    rows = [head, ["(max)", *[f"{assignment.auto_points(p):g}" for p in parts], f"{assignment.auto_points():g}"]]
+    for sid, result in sorted(results.items()):
+        per_part = {p: 0.0 for p in parts}
+        for test in result["tests"]:
+            per_part[test["tags"][0]] += test["score"]
+        rows.append([sid, *[f"{per_part[p]:g}" for p in parts], f"{result['score']:g}"])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+
+
+def cmd_grade(args):
+    from autograder.batch import grade_batch
+    if not _require_sandbox_or_permission(args):
+        return 2
+    results = grade_batch(args.submissions, args.out, workers=args.workers, force=args.force,
+                          options=_grade_options(args))
+    print(score_table(load_assignment(), results))
+    print(f"\nReports in {Path(args.out).resolve()} (gradebook.csv, summary.html, <submission>/feedback.html)")
+    return 0
+
+
+def cmd_demo(args):
+    from autograder.batch import grade_batch
+    from autograder.demo_submissions import make_demo_submissions
+    from autograder.release import build_release
+    if not _require_sandbox_or_permission(args):
+        return 2
+    out = Path(args.out).resolve()
+    release_dir = build_release(out / "release")
+    print(f"demo: built the student release in {release_dir}")
+    submissions = make_demo_submissions(out / "submissions", release_dir)
+    print(f"demo: made {len(submissions)} submissions: " + ", ".join(p.name for p in submissions))
+    args.release = str(release_dir)
+    results = grade_batch(submissions, out / "graded", workers=args.workers, force=True,
+                          options=_grade_options(args))
+    print(score_table(load_assignment(), results))
+    print(f"\nFeedback pages: {out / 'graded'}/<submission>/feedback.html; gradebook: {out / 'graded' / 'gradebook.csv'}")
+    return 0
+
+
+def cmd_release(args):
+    from autograder.release import main
+    return main(["--out", args.out])
+
+
+def cmd_gradescope(args):
+    from autograder.gradescope import build_gradescope_zip
+    path = build_gradescope_zip(Path(args.out).resolve())
+    print(f"gradescope: wrote {path}")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def grading_flags(p):
+        p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: all cores)")
+        p.add_argument("--seed", type=int, default=None, help="secret seed of the hidden inputs")
+        p.add_argument("--allow-unsandboxed", action="store_true",
+                       help="run student code without bubblewrap (trusted submissions only)")
+        p.add_argument("--no-notebooks", action="store_true", help="run the hidden checks only")
+
+    g = sub.add_parser("grade", help="grade submissions (zips or folders, or folders of them)")
+    g.add_argument("submissions", nargs="+")
+    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--release", default=str(ROOT / "release"), help="the student kit to stage from")
+    g.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    grading_flags(g)
+    g.set_defaults(func=cmd_grade)
+
+    d = sub.add_parser("demo", help="build the release, make three demo submissions and grade them")
+    d.add_argument("--out", default=str(ROOT / "out" / "demo"))
+    grading_flags(d)
+    d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("release", help="build the student kit")
+    r.add_argument("--out", default=str(ROOT / "release"))
+    r.set_defaults(func=cmd_release)
+
+    s = sub.add_parser("gradescope", help="build the Gradescope autograder zip")
+    s.add_argument("--out", default=str(ROOT / "out" / "gradescope_autograder.zip"))
+    s.set_defaults(func=cmd_gradescope)
+
+    args = parser.parse_args(argv)
+    if getattr(args, "seed", 0) is None:
+        from autograder.checks.local import DEFAULT_SEED
+        args.seed = DEFAULT_SEED
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
