@@ -3,6 +3,7 @@
     python -m autograder grade SUBMISSION... --out DIR   grade zips or folders
     python -m autograder demo [--out DIR]                 build, make 3 demo submissions, grade
     python -m autograder release [--out DIR]              build the student kit
+    python -m autograder nbgrader-course [--out DIR]      stage a course folder for nbgrader
     python -m autograder gradescope [--out ZIP]           build Gradescope's autograder zip
 """
 import argparse
@@ -81,6 +82,13 @@ def cmd_release(args):
     return main(["--out", args.out])
 
 
+def cmd_nbgrader_course(args):
+    from autograder.release import make_nbgrader_course
+    root = make_nbgrader_course(Path(args.out).resolve())
+    print(f"nbgrader-course: course folder ready in {root} (see README, 'Grading with nbgrader')")
+    return 0
+
+
 def cmd_gradescope(args):
     from autograder.gradescope import build_gradescope_zip
     path = build_gradescope_zip(Path(args.out).resolve())
@@ -115,6 +123,10 @@ def main(argv=None):
     r = sub.add_parser("release", help="build the student kit")
     r.add_argument("--out", default=str(ROOT / "release"))
     r.set_defaults(func=cmd_release)
+
+    n = sub.add_parser("nbgrader-course", help="stage an nbgrader course folder to grade with nbgrader")
+    n.add_argument("--out", default=str(ROOT / "out" / "nbgrader_course"))
+    n.set_defaults(func=cmd_nbgrader_course)
 
     s = sub.add_parser("gradescope", help="build the Gradescope autograder zip")
     s.add_argument("--out", default=str(ROOT / "out" / "gradescope_autograder.zip"))

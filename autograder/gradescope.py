@@ -1,9 +1,9 @@
 """Gradescope: build the autograder zip, and the entry point it runs.
 
-The zip holds ``setup.sh`` (run once when Gradescope builds the image: Python,
-bubblewrap, the pinned packages, the sample data), ``run_autograder`` (run per
-submission) and ``source/`` (this repository's grader, the reference package,
-assignment/ and the student release). Target image: Gradescope's Ubuntu 24.04
+Gradescope unpacks the zip into ``/autograder/source``. At its root: ``setup.sh``
+(run once when Gradescope builds the image: Python, bubblewrap, the pinned
+packages, the sample data), ``run_autograder`` (run per submission) and this
+repository's grader, reference package, assignment/ and student release. Target image: Gradescope's Ubuntu 24.04
 base (Python 3.12; numpy 2.4 needs Python 3.11 or newer).
 
 ``run`` grades ``<root>/submission`` into ``<root>/results/results.json``.
@@ -56,7 +56,7 @@ def build_gradescope_zip(out):
         staging = Path(tmp)
         for item in SOURCE_ITEMS:
             source = ROOT / item
-            target = staging / "source" / item
+            target = staging / item
             if source.is_dir():
                 shutil.copytree(source, target, ignore=SKIP)
             else:

@@ -196,6 +196,25 @@ def build_release(out=ROOT / "release", source_dir=SOURCE_DIR, assignment=None):
     return out
 
 
+def make_nbgrader_course(course_root, source_dir=SOURCE_DIR, assignment=None):
+    """An nbgrader course folder for grading with nbgrader itself.
+
+    ``course_root/source/<assignment>/`` gets the validated source notebooks with
+    points and the package with solutions stubbed; the instructor then runs
+    ``nbgrader generate_assignment``, ``autograde`` and ``generate_feedback``
+    there (README, "Grading with nbgrader"). Hidden test cells import the check
+    library from this repository's installed ``autograder`` package.
+    """
+    assignment = assignment or load_assignment()
+    notebooks = {n: inject_points(nb, assignment)
+                 for n, nb in load_sources(assignment, source_dir).items()}
+    course_root = Path(course_root)
+    if (course_root / "source" / assignment.name).exists():
+        shutil.rmtree(course_root / "source" / assignment.name)
+    stage_course(course_root, notebooks, assignment)
+    return course_root
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "release"), help="where the student kit goes")

@@ -1,0 +1,82 @@
+"""Hidden checks for the LSTM part: LSTM layers and CaptioningRNN with cell_type='lstm'.
+
+Same patterns as the vanilla RNN checks (autograder/checks/rnn.py): small random
+float64 problems with random shapes, every output compared with the reference
+run on the same inputs. The gate layout (i, f, o, g) is part of the interface,
+so a model that orders its gates differently fails here.
+"""
+from autograder.checks.core import numpy_output, register
+from autograder.checks.rnn import CaptioningLoss, CaptioningRnnSample, _ArrayCheck, rnn_problem
+
+
+@register
+class LstmStepForward(_ArrayCheck):
+    name = "lstm_step_forward"
+
+    def inputs(self, rng):
+        return rnn_problem(rng, gates=4, with_time=False)
+
+    def run(self, cs231n, i):
+        next_h, next_c, _ = cs231n.rnn_layers.lstm_step_forward(
+            i["x"], i["h0"], i["c0"], i["Wx"], i["Wh"], i["b"])
+        return {"next_h": numpy_output(next_h, "next_h"), "next_c": numpy_output(next_c, "next_c")}
+
+
+@register
+class LstmStepBackward(_ArrayCheck):
+    name = "lstm_step_backward"
+
+    def inputs(self, rng):
+        return rnn_problem(rng, gates=4, with_time=False)
+
+    def run(self, cs231n, i):
+        layers = cs231n.rnn_layers
+        _, _, cache = layers.lstm_step_forward(i["x"], i["h0"], i["c0"], i["Wx"], i["Wh"], i["b"])
+        grads = layers.lstm_step_backward(i["dout"], i["dc"], cache)
+        names = ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
+        if len(grads) != len(names):
+            raise TypeError(f"lstm_step_backward returned {len(grads)} values; expected "
+                            f"{len(names)}: {', '.join(names)}")
+        return {n: numpy_output(g, n) for n, g in zip(names, grads)}
+
+
+@register
+class LstmForward(_ArrayCheck):
+    name = "lstm_forward"
+
+    def inputs(self, rng):
+        return rnn_problem(rng, gates=4)
+
+    def run(self, cs231n, i):
+        h, _ = cs231n.rnn_layers.lstm_forward(i["x"], i["h0"], i["Wx"], i["Wh"], i["b"])
+        return {"h": numpy_output(h, "h")}
+
+
+@register
+class LstmBackward(_ArrayCheck):
+    name = "lstm_backward"
+
+    def inputs(self, rng):
+        return rnn_problem(rng, gates=4)
+
+    def run(self, cs231n, i):
+        layers = cs231n.rnn_layers
+        _, cache = layers.lstm_forward(i["x"], i["h0"], i["Wx"], i["Wh"], i["b"])
+        grads = layers.lstm_backward(i["dout"], cache)
+        names = ("dx", "dh0", "dWx", "dWh", "db")
+        if len(grads) != len(names):
+            raise TypeError(f"lstm_backward returned {len(grads)} values; expected "
+                            f"{len(names)}: {', '.join(names)}")
+        return {n: numpy_output(g, n) for n, g in zip(names, grads)}
+
+
+@register
+class CaptioningLstmLoss(CaptioningLoss):
+    name = "captioning_lstm_loss"
+    cell_type = "lstm"
+
+
+@register
+class CaptioningLstmSample(CaptioningRnnSample):
+    name = "captioning_lstm_sample"
+    cell_type = "lstm"

@@ -1,0 +1,493 @@
+"""Hidden checks for the RNN/LSTM theory part (cs231n/rnn_theory.py).
+
+Graded by simulation, never by matching text: the student's functions hand back
+weights, captions, log-probabilities and norms as arrays, and the trusted side
+runs them through its OWN simulators and decoders (below), written
+independently of the student's file (whose "provided" simulators a student
+could have edited). Hidden inputs vary what is asked (the k of the counting
+task, captioning models, Jacobian problems), so numbers fitted to the
+notebook's visible cases earn nothing.
+"""
+import numpy as np
+
+from autograder.checks.core import Check, Part, compare_arrays, numpy_output, register, rel_error
+from autograder.checks.rnn import vocabulary
+
+MODULES = ("rnn_theory",)
+END = 2  # vocabulary(): <NULL>=0, <START>=1, <END>=2, <UNK>=3
+
+
+# ---------------------------------------------------------------------------
+# Trusted simulators of the threshold networks
+
+def _bits(T):
+    """All bit strings of length T, (2**T, T); row r = binary digits of r."""
+    return np.array([[(r >> (T - 1 - j)) & 1 for j in range(T)] for r in range(2 ** T)],
+                    dtype=np.float64).reshape(2 ** T, T)
+
+
+def _heaviside(z):
+    return np.where(z > 0, 1.0, 0.0)
+
+
+def _weights_or_reason(got, prefix, shapes, size_key):
+    """({key: float64 array}, None) if the arrays under ``prefix`` have the
+    shapes ``shapes(H)``, H = rows of ``size_key``; else (None, reason)."""
+    keys = list(shapes(1))
+    arrays = {k: np.asarray(got.get(prefix + k), dtype=np.float64) for k in keys if prefix + k in got}
+    if len(arrays) != len(keys):
+        return None, f"weights lack {[k for k in keys if k not in arrays]}"
+    if arrays[size_key].ndim != 2:
+        return None, f"{size_key} has shape {arrays[size_key].shape}; expected 2 dimensions"
+    H = arrays[size_key].shape[0]
+    for key, shape in shapes(H).items():
+        if arrays[key].shape != shape:
+            return None, f"{key} has shape {arrays[key].shape}; expected {shape} (H = {H})"
+        if not np.all(np.isfinite(arrays[key])):
+            return None, f"{key} contains NaN or inf"
+    return arrays, None
+
+
+def step_rnn_shapes(H):
+    return {"W_hh": (H, H), "W_xh": (H, 1), "b_h": (H,), "W_yh": (1, H), "b_y": (1,)}
+
+
+def step_lstm_shapes(H):
+    return {"Wx": (1, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,), "W_y": (H, 1), "b_y": (1,)}
+
+
+def simulate_step_rnn(w, x):
+    """Outputs (N, T) of the step RNN h_t = step(W_hh h + W_xh x_t + b_h),
+    y_t = step(W_yh h_t + b_y), h_0 = 0, column vectors one sequence per column."""
+    x = np.asarray(x, dtype=np.float64)
+    N, T = x.shape
+    h = np.zeros((w["W_hh"].shape[0], N))
+    y = np.zeros((N, T))
+    for t in range(T):
+        h = _heaviside(w["W_hh"] @ h + w["W_xh"] @ x[None, :, t] + w["b_h"][:, None])
+        y[:, t] = _heaviside(w["W_yh"] @ h + w["b_y"][:, None])[0]
+    return y
+
+
+def simulate_step_lstm(w, x):
+    """Outputs (N, T) of the step LSTM (gates i, f, o, g = step of x Wx + h Wh + b;
+    c = f c + i g; h = o step(c); y = step(h W_y + b_y); h_0 = c_0 = 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    N, T = x.shape
+    H = w["Wh"].shape[0]
+    h, c = np.zeros((N, H)), np.zeros((N, H))
+    y = np.zeros((N, T))
+    for t in range(T):
+        a = np.outer(x[:, t], w["Wx"][0]) + h @ w["Wh"] + w["b"]
+        i, f, o, g = (_heaviside(a[:, q * H:(q + 1) * H]) for q in range(4))
+        c = f * c + i * g
+        h = o * _heaviside(c)
+        y[:, t] = _heaviside(h @ w["W_y"][:, 0] + w["b_y"][0])
+    return y
+
+
+def fraction_right(simulate, w, target, max_len):
+    """(strings right, strings tried) over every bit string of length 1..max_len;
+    a string is right when every one of its outputs matches the target's."""
+    right = tried = 0
+    for T in range(1, max_len + 1):
+        x = _bits(T)
+        ok = np.all(simulate(w, x) == target(x), axis=1)
+        right, tried = right + int(ok.sum()), tried + len(x)
+    return right, tried
+
+
+def count_target(k):
+    return lambda x: (np.cumsum(x, axis=1) >= k).astype(np.float64)
+
+
+def parity_target(x):
+    return np.cumsum(x, axis=1) % 2
+
+
+# ---------------------------------------------------------------------------
+# Part A: the counting step RNN and the one-unit claims
+
+@register
+class StepRnnWeights(Check):
+    """count_rnn_weights(k) for hidden k: simulated on every bit string up to
+    length max_len. One part per k; a part counts only if every string is right."""
+
+    name = "step_rnn_weights"
+    modules = MODULES
+
+    def inputs(self, rng):
+        return {"ks": np.sort(rng.choice(np.arange(1, 7), size=3, replace=False)),
+                "max_len": np.array(10)}
+
+    def run(self, cs231n, inputs):
+        out = {}
+        for index, k in enumerate(inputs["ks"]):
+            weights = cs231n.rnn_theory.count_rnn_weights(int(k))
+            if not isinstance(weights, dict):
+                raise TypeError(f"count_rnn_weights({k}) should return a dict of arrays, "
+                                f"got {type(weights).__name__}")
+            for key in step_rnn_shapes(1):
+                if key in weights:
+                    out[f"k{index}_{key}"] = numpy_output(weights[key], f"count_rnn_weights({k})[{key!r}]")
+        return out
+
+    def score(self, got, expected, inputs):
+        parts = []
+        for index, k in enumerate(int(k) for k in inputs["ks"]):
+            label = f"count_rnn_weights({k})"
+            w, reason = _weights_or_reason(got, f"k{index}_", step_rnn_shapes, "W_hh")
+            if w is None:
+                parts.append(Part(label, False, f"{label}: {reason}"))
+                continue
+            H = w["W_hh"].shape[0]
+            if H > k:
+                parts.append(Part(label, False, f"{label}: uses H = {H} hidden units; at most k = {k} allowed"))
+                continue
+            right, tried = fraction_right(simulate_step_rnn, w, count_target(k), int(inputs["max_len"]))
+            ok = right == tried
+            parts.append(Part(label, ok, f"{label}: {right} of {tried} bit strings (lengths 1-"
+                                         f"{int(inputs['max_len'])}) get every output right"))
+        return parts
+
+
+@register
+class StepRnnImpossible(Check):
+    """The three one-unit claims; parity (the one argued in writing) weighs double."""
+
+    name = "step_rnn_impossible"
+    modules = MODULES
+    tasks = {"seen_a_one": 1.0, "at_least_two_ones": 1.0, "running_parity": 2.0}
+
+    def inputs(self, rng):
+        return {}
+
+    def run(self, cs231n, inputs):
+        claims = cs231n.rnn_theory.one_unit_step_rnn_can_compute()
+        if not isinstance(claims, dict):
+            raise TypeError("one_unit_step_rnn_can_compute() should return a dict from task "
+                            f"names to booleans, got {type(claims).__name__}")
+        # -1: missing or not a boolean (scored as wrong, with a message)
+        return {task: np.array(int(claims[task]) if isinstance(claims.get(task), (bool, np.bool_)) else -1)
+                for task in self.tasks}
+
+    def score(self, got, expected, inputs):
+        parts = []
+        for task, weight in self.tasks.items():
+            value = int(got.get(task, -1))
+            if value == -1:
+                parts.append(Part(task, False, f"claim {task!r}: missing or not True/False", weight))
+            else:
+                ok = value == int(expected[task])
+                parts.append(Part(task, ok, f"claim {task!r}: " + ("right" if ok else "wrong"), weight))
+        return parts
+
+
+# ---------------------------------------------------------------------------
+# Part B: the parity step LSTM
+
+@register
+class ParityLstm(Check):
+    """parity_lstm_weights(): one unit; every bit string up to length 12, then
+    hidden long random strings."""
+
+    name = "parity_lstm"
+    modules = MODULES
+
+    def inputs(self, rng):
+        return {"max_len": np.array(12), "long": rng.integers(0, 2, size=(64, int(rng.integers(100, 200))))}
+
+    def run(self, cs231n, inputs):
+        weights = cs231n.rnn_theory.parity_lstm_weights()
+        if not isinstance(weights, dict):
+            raise TypeError(f"parity_lstm_weights() should return a dict of arrays, got {type(weights).__name__}")
+        return {key: numpy_output(weights[key], f"parity_lstm_weights()[{key!r}]")
+                for key in step_lstm_shapes(1) if key in weights}
+
+    def score(self, got, expected, inputs):
+        w, reason = _weights_or_reason(got, "", step_lstm_shapes, "Wh")
+        if w is None or w["Wh"].shape[0] != 1:
+            reason = reason or f"uses H = {w['Wh'].shape[0]} units; the task asks for one (H = 1)"
+            return [Part("all strings", False, f"parity_lstm_weights(): {reason}", 3.0),
+                    Part("long strings", False, "long strings: not run", 1.0)]
+        max_len = int(inputs["max_len"])
+        right, tried = fraction_right(simulate_step_lstm, w, parity_target, max_len)
+        long_x = inputs["long"]
+        long_ok = np.all(simulate_step_lstm(w, long_x) == parity_target(long_x), axis=1)
+        return [Part("all strings", right == tried,
+                     f"{right} of {tried} bit strings of lengths 1-{max_len} get every output right", 3.0),
+                Part("long strings", bool(long_ok.all()),
+                     f"{int(long_ok.sum())} of {len(long_ok)} random strings of length "
+                     f"{long_x.shape[1]} get every output right", 1.0)]
+
+
+# ---------------------------------------------------------------------------
+# Part C: beam search. Trusted decoding of a tanh CaptioningRNN from its
+# parameters alone (never the student's model code).
+
+PARAM_SHAPES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
+
+
+def decoding_problem(rng, prefix, V, max_length):
+    N, D, W, H = 4, 6, 5, int(rng.integers(3, 6))
+    scale = rng.uniform(0.8, 1.6)
+    shapes = {"W_embed": (V, W), "W_proj": (D, H), "b_proj": (H,), "Wx": (W, H), "Wh": (H, H),
+              "b": (H,), "W_vocab": (H, V), "b_vocab": (V,)}
+    problem = {prefix + k: rng.standard_normal(s) * scale for k, s in shapes.items()}
+    # a likelier <END>: most problems then mix captions that stop early with
+    # captions that run to max_length, and both rules of the algorithm matter
+    problem[prefix + "b_vocab"][END] += rng.uniform(1.5, 3.0)
+    problem[prefix + "features"] = rng.standard_normal((N, D))
+    problem[prefix + "max_length"] = np.array(max_length)
+    return problem
+
+
+def _params(inputs, prefix):
+    return {k: inputs[prefix + k] for k in PARAM_SHAPES}
+
+
+def _log_softmax(s):
+    s = s - s.max(axis=1, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+
+
+def _next_log_probs(p, words, h):
+    h = np.tanh(p["W_embed"][words] @ p["Wx"] + h @ p["Wh"] + p["b"])
+    return _log_softmax(h @ p["W_vocab"] + p["b_vocab"]), h
+
+
+def _initial_state(p, features):
+    return features @ p["W_proj"] + p["b_proj"]
+
+
+def trusted_greedy(p, features, max_length):
+    """Greedy captions (N, max_length) (<NULL> after <END>) and their log-probs."""
+    N = len(features)
+    h, words = _initial_state(p, features), np.ones(N, dtype=int)
+    captions = np.zeros((N, max_length), dtype=int)
+    total, alive = np.zeros(N), np.ones(N, dtype=bool)
+    for t in range(max_length):
+        logp, h = _next_log_probs(p, words, h)
+        words = np.argmax(logp, axis=1)
+        captions[:, t] = np.where(alive, words, 0)
+        total += np.where(alive, logp[np.arange(N), words], 0.0)
+        alive &= words != END
+    return captions, total
+
+
+def trusted_log_prob(p, features, captions):
+    """Log-probability of each caption: its words up to and including the first
+    <END> (all of them if there is none). Raises ValueError for bad indices."""
+    captions = np.asarray(captions)
+    V = p["W_embed"].shape[0]
+    if captions.ndim != 2 or captions.shape[0] != len(features) or captions.min() < 0 or captions.max() >= V:
+        raise ValueError(f"captions of shape {captions.shape} are not word indices in [0, {V})")
+    N = len(features)
+    h, words = _initial_state(p, features), np.ones(N, dtype=int)
+    total, alive = np.zeros(N), np.ones(N, dtype=bool)
+    for t in range(captions.shape[1]):
+        logp, h = _next_log_probs(p, words, h)
+        words = captions[:, t].astype(int)
+        total += np.where(alive, logp[np.arange(N), words], 0.0)
+        alive &= words != END
+    return total
+
+
+def trusted_exhaustive(p, features, max_length):
+    """The best caption of every image over ALL word sequences of at most
+    max_length words (a sequence ends at its first <END>): (captions, log-probs)."""
+    V = p["W_embed"].shape[0]
+    captions = np.zeros((len(features), max_length), dtype=int)
+    best = np.full(len(features), -np.inf)
+    for n in range(len(features)):
+        h = _initial_state(p, features[n:n + 1])
+        prefixes, scores, words = np.zeros((1, 0), dtype=int), np.zeros(1), np.ones(1, dtype=int)
+        for t in range(max_length):
+            logp, h = _next_log_probs(p, words, h)
+            scores = (scores[:, None] + logp).reshape(-1)
+            prefixes = np.concatenate([np.repeat(prefixes, V, axis=0),
+                                       np.tile(np.arange(V), len(prefixes))[:, None]], axis=1)
+            h, words = np.repeat(h, V, axis=0), prefixes[:, -1]
+            complete = (words == END) if t < max_length - 1 else np.ones(len(words), dtype=bool)
+            if complete.any() and scores[complete].max() > best[n]:
+                j = np.flatnonzero(complete)[np.argmax(scores[complete])]
+                best[n], captions[n] = scores[j], 0
+                captions[n, :t + 1] = prefixes[j]
+            keep = ~complete
+            prefixes, scores, words, h = prefixes[keep], scores[keep], words[keep], h[keep]
+    return captions, best
+
+
+@register
+class BeamSearch(Check):
+    """beam_search on hidden tanh CaptioningRNNs: beam 1 is greedy; reported
+    log-probs are the captions' own; never below greedy (where the specified
+    algorithm is not either: beam search carries no such guarantee in general);
+    the specified algorithm's result for K = 2, 3, 5; on a tiny vocabulary with a
+    beam that never prunes, the exhaustive optimum."""
+
+    name = "beam_search"
+    modules = ("rnn_layers", "classifiers.rnn", "rnn_theory")
+    beam_sizes = (2, 3, 5)
+
+    def inputs(self, rng):
+        problem = decoding_problem(rng, "a_", int(rng.integers(8, 13)), int(rng.integers(5, 9)))
+        V, L = (5, 4) if rng.random() < 0.5 else (6, 3)
+        problem.update(decoding_problem(rng, "b_", V, L))
+        return problem
+
+    def _decode(self, cs231n, inputs, prefix, beam_size):
+        p = _params(inputs, prefix)
+        V, H = p["W_embed"].shape[0], p["Wh"].shape[0]
+        model = cs231n.rnn.CaptioningRNN(vocabulary(V), input_dim=p["W_proj"].shape[0],
+                                         wordvec_dim=p["W_embed"].shape[1], hidden_dim=H,
+                                         cell_type="rnn", dtype=np.float64)
+        for k, v in p.items():
+            model.params[k] = v.copy()
+        result = cs231n.rnn_theory.beam_search(model, inputs[prefix + "features"], beam_size,
+                                               int(inputs[prefix + "max_length"]))
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise TypeError("beam_search should return a tuple (captions, log_probs)")
+        return (numpy_output(result[0], "beam_search's captions"),
+                numpy_output(result[1], "beam_search's log_probs"))
+
+    def run(self, cs231n, inputs):
+        out = {}
+        for K in (1,) + self.beam_sizes:
+            out[f"a{K}_captions"], out[f"a{K}_log_probs"] = self._decode(cs231n, inputs, "a_", K)
+        V, L = inputs["b_W_embed"].shape[0], int(inputs["b_max_length"])
+        out["b_captions"], out["b_log_probs"] = self._decode(cs231n, inputs, "b_", V ** (L - 1))
+        return out
+
+    def score(self, got, expected, inputs):
+        pa, pb = _params(inputs, "a_"), _params(inputs, "b_")
+        fa, fb = inputs["a_features"], inputs["b_features"]
+        greedy_captions, greedy_lp = trusted_greedy(pa, fa, int(inputs["a_max_length"]))
+        parts = []
+
+        ok1 = (np.array_equal(got["a1_captions"], greedy_captions)
+               and compare_arrays("", got["a1_log_probs"], greedy_lp, 1e-8).ok)
+        parts.append(Part("beam 1", ok1, "beam_size=1 gives the greedy captions and their log-probs" if ok1
+                          else "beam_size=1 does not reproduce greedy decoding (captions or log-probs)"))
+
+        consistent, why = True, ""
+        for key, p, f in [(f"a{K}", pa, fa) for K in (1,) + self.beam_sizes] + [("b", pb, fb)]:
+            try:
+                reported = np.asarray(got[f"{key}_log_probs"], dtype=np.float64)
+                ok = (np.all(np.isfinite(reported))
+                      and rel_error(trusted_log_prob(p, f, got[f"{key}_captions"]), reported) < 1e-8)
+            except (ValueError, TypeError) as exc:
+                ok, why = False, str(exc)
+            if not ok:
+                consistent, why = False, why or f"{key}: the log_probs returned are not those of the captions"
+                break
+        parts.append(Part("log-probs", consistent, "log_probs are the returned captions' log-probabilities"
+                          if consistent else f"log_probs: {why}"))
+
+        below = []
+        for K in self.beam_sizes:
+            fair = expected[f"a{K}_log_probs"] >= greedy_lp - 1e-9  # the specified algorithm's own record
+            lp = np.asarray(got[f"a{K}_log_probs"], dtype=np.float64).reshape(-1)
+            if lp.shape != greedy_lp.shape:
+                below.append(K)
+            elif np.any(fair & ~(lp >= greedy_lp - 1e-9)):
+                below.append(K)
+        parts.append(Part("not below greedy", not below, "beam results are never below greedy's log-prob"
+                          if not below else f"beam sizes {below}: a caption with lower log-prob than greedy's"))
+
+        differ = [K for K in self.beam_sizes
+                  if not (np.array_equal(got[f"a{K}_captions"], expected[f"a{K}_captions"])
+                          and compare_arrays("", got[f"a{K}_log_probs"], expected[f"a{K}_log_probs"], 1e-8).ok)]
+        parts.append(Part("beam K", not differ, "beam sizes 2, 3, 5 give the specified beam search's results"
+                          if not differ else f"beam sizes {differ}: captions or log-probs differ from the "
+                          "specified beam search (see the docstring: finished hypotheses compete unchanged)"))
+
+        best_captions, best_lp = trusted_exhaustive(pb, fb, int(inputs["b_max_length"]))
+        ok5 = (np.array_equal(got["b_captions"], best_captions)
+               and compare_arrays("", got["b_log_probs"], best_lp, 1e-8).ok)
+        parts.append(Part("exhaustive", ok5, "a beam that never prunes finds the exhaustive optimum" if ok5
+                          else "with beam_size = V**(max_length-1) (no pruning) the result is not the "
+                          "exhaustive search's best caption"))
+        return parts
+
+
+# ---------------------------------------------------------------------------
+# Part D: gradient flow
+
+@register
+class GradientFlow(Check):
+    """jacobian_norms against the reference on hidden general problems;
+    recurrent_matrix has every singular value equal to the radius; and the
+    sweep built from both follows the theory: linear norms are exactly r**t
+    (vanishing below 1, exploding above), tanh norms never exceed r**t."""
+
+    name = "gradient_flow"
+    modules = MODULES
+
+    def inputs(self, rng):
+        problem = {}
+        for case in range(4):
+            H, T = int(rng.integers(3, 9)), int(rng.integers(5, 16))
+            problem[f"j{case}_Wh"] = rng.standard_normal((H, H)) * rng.uniform(0.6, 1.6) / np.sqrt(H)
+            problem[f"j{case}_h0"] = rng.standard_normal(H)
+            problem[f"j{case}_u"] = rng.standard_normal((T, H)) * 0.5
+            problem[f"j{case}_tanh"] = np.array(case % 2)
+        problem["m_H"] = rng.integers(3, 12, size=3)
+        problem["m_radius"] = rng.uniform(0.3, 2.0, size=3)
+        problem["m_seed"] = rng.integers(0, 2 ** 31, size=3)
+        problem["s_radii"] = np.array([rng.uniform(0.5, 0.95), 1.0, rng.uniform(1.05, 1.5)])
+        problem["s_T"] = np.array(int(rng.integers(20, 40)))
+        problem["s_H"] = np.array(int(rng.integers(8, 17)))
+        problem["s_seed"] = np.array(int(rng.integers(0, 2 ** 31)))
+        return problem
+
+    def run(self, cs231n, inputs):
+        theory = cs231n.rnn_theory
+        out = {}
+        for case in range(4):
+            nl = "tanh" if int(inputs[f"j{case}_tanh"]) else "linear"
+            out[f"j{case}"] = numpy_output(theory.jacobian_norms(
+                inputs[f"j{case}_Wh"], inputs[f"j{case}_h0"], inputs[f"j{case}_u"], nl), "jacobian_norms")
+        for m, (H, radius, seed) in enumerate(zip(inputs["m_H"], inputs["m_radius"], inputs["m_seed"])):
+            out[f"m{m}"] = numpy_output(theory.recurrent_matrix(int(H), float(radius),
+                                                                np.random.default_rng(int(seed))), "recurrent_matrix")
+        T, H = int(inputs["s_T"]), int(inputs["s_H"])
+        for nl in ("linear", "tanh"):
+            rows = []
+            for radius in inputs["s_radii"]:
+                rng = np.random.default_rng(int(inputs["s_seed"]))
+                W = numpy_output(theory.recurrent_matrix(H, float(radius), rng), "recurrent_matrix")
+                h0, u = rng.standard_normal(H), 0.5 * rng.standard_normal((T, H))
+                rows.append(numpy_output(theory.jacobian_norms(W, h0, u, nl), "jacobian_norms"))
+            out[f"s_{nl}"] = np.stack(rows)
+        return out
+
+    def score(self, got, expected, inputs):
+        parts = []
+        bad = []
+        for case in range(4):
+            g, e = np.asarray(got[f"j{case}"], dtype=np.float64), expected[f"j{case}"]
+            if g.shape != e.shape or not np.all(g > 0) or np.max(np.abs(np.log(g) - np.log(e))) > 1e-7:
+                bad.append(case)
+        parts.append(Part("jacobian_norms", not bad, "jacobian_norms match the reference" if not bad
+                          else f"jacobian_norms differ from the reference on {len(bad)} of 4 hidden problems",
+                          2.0))
+
+        wrong = []
+        for m, (H, radius) in enumerate(zip(inputs["m_H"], inputs["m_radius"])):
+            W = np.asarray(got[f"m{m}"], dtype=np.float64)
+            if W.shape != (H, H) or not np.allclose(np.linalg.svd(W, compute_uv=False), radius, rtol=1e-8):
+                wrong.append(f"H={H}, radius={radius:.3f}")
+        parts.append(Part("recurrent_matrix", not wrong, "recurrent_matrix is radius * orthogonal" if not wrong
+                          else "recurrent_matrix: not radius * an orthogonal matrix for " + "; ".join(wrong)))
+
+        radii, T = inputs["s_radii"], int(inputs["s_T"])
+        theory = radii[:, None] ** np.arange(1, T + 1)[None, :]
+        lin, tanh = (np.asarray(got[f"s_{n}"], dtype=np.float64) for n in ("linear", "tanh"))
+        ok = (lin.shape == theory.shape == tanh.shape and np.all(lin > 0)
+              and np.max(np.abs(np.log(lin) - np.log(theory))) < 1e-7
+              and np.all(tanh <= theory * (1 + 1e-9)))
+        parts.append(Part("sweep", bool(ok), "linear norms are r**t (vanish for r < 1, explode for r > 1) and "
+                          "tanh norms stay below r**t" if ok else
+                          "the spectral-radius sweep does not follow r**t for the linear RNN (or tanh exceeds it)"))
+        return parts

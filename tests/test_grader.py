@@ -1,0 +1,131 @@
+"""The autograder end to end: real sandbox, real papermill, real reports.
+
+One batch grades the three demo submissions (reference, untouched release,
+reference with one known bug) plus a broken upload, in parallel.
+"""
+import csv
+import json
+import shutil
+import zipfile
+
+import pytest
+
+from autograder.assignment import ROOT, load_assignment
+from autograder.batch import grade_batch
+from autograder.demo_submissions import KNOWN_BUG, make_demo_submissions, reference_files, with_bug
+from autograder.grade import Options, grade_submission
+from autograder.sandbox import bwrap_path
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]
+
+ASSIGNMENT = load_assignment()
+RELEASE = ROOT / "release"
+BUG_TARGET = "cs231n/rnn_layers.py:lstm_step_forward"
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("submissions")
+    make_demo_submissions(folder, RELEASE)
+    (folder / "broken.zip").write_bytes(b"not a zip at all")
+    out = tmp_path_factory.mktemp("graded")
+    results = grade_batch([folder], out, workers=2, options=Options(release_dir=RELEASE), progress=False)
+    return folder, out, results
+
+
+def test_reference_gets_full_marks_and_every_notebook_runs(batch):
+    _, out, results = batch
+    reference = results["reference"]
+    failing = [t for t in reference["tests"] if t["score"] != t["max_score"]]
+    assert not failing, failing
+    assert reference["score"] == ASSIGNMENT.auto_points()
+    meta = json.loads((out / "reference" / "grading.json").read_text())
+    assert all(run["ok"] for run in meta["notebooks"].values()), meta["notebooks"]
+    assert meta["flags"] == [] and meta["grader_error"] == ""
+    for part in ASSIGNMENT.parts.values():
+        assert (out / "reference" / "executed" / part.notebook).exists()
+    assert "data:image/png;base64," in (out / "reference" / "feedback.html").read_text()
+
+
+def test_untouched_release_scores_zero_on_every_check(batch):
+    _, out, results = batch
+    untouched = results["untouched"]
+    assert [t["name"] for t in untouched["tests"] if t["score"] > 0] == []
+    assert "NotImplementedError" in untouched["tests"][0]["output"]
+    meta = json.loads((out / "untouched" / "grading.json").read_text())
+    assert not any(run["ok"] for run in meta["notebooks"].values())
+
+
+def test_one_known_bug_costs_only_checks_covering_that_function(batch):
+    _, _, results = batch
+    covering = {c.name for c in ASSIGNMENT.checks.values() if BUG_TARGET in c.covers}
+    lost = {t["name"].split(": ")[-1] for t in results["one_bug"]["tests"] if t["score"] < t["max_score"]}
+    assert "lstm_step_forward" in lost
+    assert lost <= covering, f"checks not covering {BUG_TARGET} lost points: {lost - covering}"
+
+
+def test_broken_upload_is_a_graded_result_with_a_reason(batch):
+    _, out, results = batch
+    broken = results["broken"]
+    assert broken["score"] == 0
+    assert "not a readable zip" in broken["output"]
+    assert json.loads((out / "broken" / "grading.json").read_text())["grader_error"] == ""
+
+
+def test_gradebook_and_summary(batch):
+    _, out, results = batch
+    rows = list(csv.DictReader(open(out / "gradebook.csv")))
+    assert sorted(r["submission"] for r in rows) == sorted(results)
+    assert {r["submission"]: float(r["total"]) for r in rows} == {k: v["score"] for k, v in results.items()}
+    assert "data:image/png;base64," in (out / "summary.html").read_text()
+
+
+def test_results_json_has_gradescope_shape(batch):
+    _, out, _ = batch
+    data = json.loads((out / "reference" / "results.json").read_text())
+    assert isinstance(data["score"], float) and isinstance(data["execution_time"], float)
+    for test in data["tests"]:
+        assert {"name", "score", "max_score", "output"} <= set(test)
+        assert 0 <= test["score"] <= test["max_score"]
+    assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]))
+
+
+def test_batch_resumes_without_regrading(batch):
+    folder, out, results = batch
+    stamp = (out / "reference" / "grading.json").stat().st_mtime_ns
+    again = grade_batch([folder], out, workers=2, options=Options(release_dir=RELEASE), progress=False)
+    assert again == results
+    assert (out / "reference" / "grading.json").stat().st_mtime_ns == stamp
+
+
+def test_grading_twice_gives_identical_scores(batch, tmp_path):
+    folder, _, results = batch
+    second = grade_submission(folder / "one_bug.zip", tmp_path / "again",
+                              options=Options(release_dir=RELEASE, execute_notebooks=False))
+    assert [(t["name"], t["score"]) for t in second["tests"]] == \
+           [(t["name"], t["score"]) for t in results["one_bug"]["tests"]]
+
+
+# A single-bug mutant graded the autograder's way (sandboxed checks); every
+# graded function's mutants are also graded in-process in tests/test_checks_*.py.
+SANDBOXED_MUTANT = ("cs231n/rnn_layers.py", "np.add.at(dW, x, dout)", "dW[x] += dout", "word_embedding_backward")
+
+
+def test_mutant_through_the_sandboxed_grader_loses_only_its_checks(tmp_path):
+    path, old, new, check = SANDBOXED_MUTANT
+    files = with_bug(reference_files(ASSIGNMENT), (path, old, new))
+    submission = tmp_path / "mutant.zip"
+    with zipfile.ZipFile(submission, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    results = grade_submission(submission, tmp_path / "out",
+                               options=Options(release_dir=RELEASE, execute_notebooks=False))
+    lost = {t["name"].split(": ")[-1] for t in results["tests"] if t["score"] < t["max_score"]}
+    covering = {c.name for c in ASSIGNMENT.checks.values() if f"{path}:{check}" in c.covers}
+    assert check in lost and lost <= covering, lost
+
+
+def test_known_bug_text_still_applies():
+    path, old, _ = KNOWN_BUG
+    assert (ROOT / path).read_text().count(old) == 1
