@@ -256,16 +256,17 @@ class TransformerForward(Check):
             ok = err <= 1e-9
             parts.append(Part(label, ok, f"{label}: changing the tokens from position {k} on "
                               + ("left earlier positions' scores unchanged" if ok else
-                                 f"changed earlier positions' scores (relative change {err:.1e}); "
-                                 "position t must attend only to positions <= t")))
+                                 f"changed earlier positions' scores (relative change {err:.1e}): "
+                                 "position t must see only tokens 0..t (check the causal mask, "
+                                 "and that attention keeps the positions apart)")))
         return parts
 
 
 # ---------------------------------------------------------------------------
 # Training: does the student's model learn a tiny captioning problem?
 
-OVERFIT_ITERATIONS = 60
-OVERFIT_BAR = 0.25  # eval-mode loss after training; see tests/test_checks_transformer.py
+OVERFIT_ITERATIONS = 150
+OVERFIT_BAR = 0.15  # eval-mode loss after training; the reference stays below 0.03
 
 
 def overfit_problem(rng):
@@ -297,6 +298,16 @@ class TransformerOverfit(Check):
     def run(self, cs231n, i):
         import torch
 
+        # One thread: for a model this small it is the fastest, and it does not
+        # stall when other processes share the cores (OpenMP waits spin then).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._train(cs231n, i, torch)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _train(self, cs231n, i, torch):
         torch.manual_seed(int(i["seed"]))
         V, T = int(i["vocab_size"]), i["captions"].shape[1]
         model = cs231n.transformer.CaptioningTransformer(
