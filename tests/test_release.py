@@ -9,7 +9,7 @@ import pytest
 
 from autograder.assignment import ROOT, load_assignment
 from autograder.reference import package_modules, reference_modules
-from autograder.release import build_release
+from autograder.release import FORBIDDEN, build_release
 from autograder.strip_solutions import BEGIN, END, strip_solutions
 
 RELEASE = ROOT / "release"
@@ -67,7 +67,7 @@ def test_every_student_file_is_stubbed():
 def test_notebooks_hold_no_solutions_hidden_tests_or_mark_schemes(part):
     source = nbformat.read(ROOT / "source_notebooks" / part.notebook, as_version=4)
     released = (RELEASE / part.notebook).read_text()
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "notebook_check", "autograder"):
+    for marker in (*FORBIDDEN, "notebook_check"):
         assert marker not in released, f"{part.notebook} contains {marker!r}"
     for cell in source.cells:
         region = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.DOTALL)
