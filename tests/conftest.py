@@ -1,0 +1,51 @@
+"""Shared pytest fixtures."""
+import pytest
+
+import cs231n  # noqa: F401  (first, so that torchvision imports everywhere; see CONVENTIONS.md)
+
+
+@pytest.fixture(scope="session")
+def coco_sample_dir(tmp_path_factory):
+    """Path of a freshly generated COCO captioning sample (default seed), built
+    once per test session into a temporary directory."""
+    from cs231n.datasets import sample_coco
+
+    return sample_coco.build_coco_sample(tmp_path_factory.mktemp("coco_sample"),
+                                         seed=sample_coco.DEFAULT_SEED)
+
+
+@pytest.fixture(scope="session")
+def coco_data(coco_sample_dir):
+    """load_coco_data of the sample (512-d PCA features). Shared by the whole
+    session: tests must not modify it in place (copy what you change)."""
+    from cs231n.coco_utils import load_coco_data
+
+    return load_coco_data(base_dir=coco_sample_dir)
+
+
+@pytest.fixture(scope="session")
+def imagenet_sample_path(tmp_path_factory):
+    """Path of a freshly generated imagenet_val_25.npz sample (default seed)."""
+    from cs231n.datasets import sample_imagenet
+
+    path = tmp_path_factory.mktemp("imagenet_sample") / sample_imagenet.FILE_NAME
+    return sample_imagenet.build_imagenet(path, seed=sample_imagenet.DEFAULT_SEED)
+
+
+@pytest.fixture(scope="session")
+def mnist_sample_root(tmp_path_factory):
+    """Root folder (what torchvision.datasets.MNIST takes) of a freshly generated
+    MNIST sample (default seed): the IDX files are in <root>/MNIST/raw/."""
+    from cs231n.datasets import sample_mnist
+
+    root = tmp_path_factory.mktemp("mnist_sample")
+    sample_mnist.build_mnist(root, seed=sample_mnist.DEFAULT_SEED)
+    return root
+
+
+@pytest.fixture(scope="session")
+def squeezenet_fallback():
+    """The offline SqueezeNet 1.1 of load_squeezenet (fixed-seed random weights)."""
+    from cs231n.net_visualization_pytorch import load_squeezenet
+
+    return load_squeezenet(pretrained=False)
