@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Two pytest workers share the 2 cores; one BLAS/OpenMP thread per process
 # (notebook kernels inherit it) keeps them from oversubscribing the CPU.
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} \
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} \
+       MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} \
        OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 exec .venv/bin/python -m pytest -n 2 "$@"
