@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.assignment import ROOT, load_assignment
+from autograder.release import inject_points
 
 SOURCE_DIR = ROOT / "source_notebooks"
 _HIDDEN = re.compile(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
@@ -31,10 +32,12 @@ def without_hidden_tests(nb):
     return nb
 
 
-def _notebook_bytes(path, strip_hidden):
+def _notebook_bytes(path, strip_hidden, assignment):
     nb = nbformat.read(path, as_version=4)
     if strip_hidden:
-        without_hidden_tests(nb)
+        # what a student hands in: the released notebook (points in its grade
+        # cells, no hidden tests) with the work done
+        without_hidden_tests(inject_points(nb, assignment))
     return nbformat.writes(nb).encode()
 
 
@@ -47,7 +50,8 @@ def _write_zip(path, files):
 
 
 def reference_files(assignment):
-    files = {p.notebook: _notebook_bytes(SOURCE_DIR / p.notebook, True) for p in assignment.parts.values()}
+    files = {p.notebook: _notebook_bytes(SOURCE_DIR / p.notebook, True, assignment)
+             for p in assignment.parts.values()}
     files.update({f: (ROOT / f).read_bytes() for f in assignment.student_files})
     return files
 

@@ -137,7 +137,12 @@ def stage_course(course_root, notebooks, assignment):
     for name, nb in notebooks.items():
         nbformat.write(nb, source / name)
     copy_stripped_package(source)
-    shutil.copy(ASSIGNMENT_DIR / "nbgrader_config.py", course_root / "nbgrader_config.py")
+    config = (ASSIGNMENT_DIR / "nbgrader_config.py").read_text()
+    # nbgrader's autograde copies every non-notebook file of source/ over the
+    # submission; the files students edit must keep the student's version.
+    config += ("\n# Generated from assignment.toml's student_files by the release command.\n"
+               f"c.Autograde.exclude_overwriting = {{{assignment.name!r}: {list(assignment.student_files)!r}}}\n")
+    (course_root / "nbgrader_config.py").write_text(config)
 
 
 # -- step 4: nbgrader ----------------------------------------------------------------
@@ -212,6 +217,15 @@ def make_nbgrader_course(course_root, source_dir=SOURCE_DIR, assignment=None):
     if (course_root / "source" / assignment.name).exists():
         shutil.rmtree(course_root / "source" / assignment.name)
     stage_course(course_root, notebooks, assignment)
+    # nbgrader copies source/'s files into every autograded folder: the data too
+    from autograder.staging import DATA_PATHS
+    for relative in DATA_PATHS:
+        data = ROOT / relative
+        target = course_root / "source" / assignment.name / relative
+        if data.is_dir():
+            shutil.copytree(data, target)
+        elif data.is_file():
+            shutil.copy(data, target)
     return course_root
 
 

@@ -3,11 +3,12 @@ CaptioningRNN, trained with the provided CaptioningSolver and update rules,
 overfit a small captioning problem?
 
 The problem is synthetic and hidden: a handful of "images" (random feature
-vectors), each with one caption of random words from a small vocabulary. A
-model whose loss and gradients are right memorises it in a few dozen Adam
-steps; a wrong gradient (a sign, a missing path through time, a gate in the
-wrong place) leaves the loss high. Dimensions are small, so one run takes
-about a second on a CPU.
+vectors), each with one caption of random words from a small vocabulary (all
+captions share their first words, so the image must be remembered through
+time). A model whose loss and gradients are right memorises it in 150
+full-batch Adam steps; a wrong gradient (a sign, a missing path through time)
+leaves the loss high. Dimensions are small: one run takes about 0.1 s (RNN) to
+0.2 s (LSTM) on a CPU.
 
 Training is made reproducible by seeding NumPy's global random state (the
 model's initialisation and the solver's minibatches draw from it) inside
@@ -22,21 +23,21 @@ import numpy as np
 from autograder.checks.core import Check, Part, register
 from autograder.checks.rnn import vocabulary
 
-# Hyperparameters of the hidden training runs (not drawn: the thresholds below
-# were calibrated for them).
+# Hyperparameters of the hidden training runs (fixed: the thresholds below were
+# calibrated for them). Full-batch Adam, one iteration per epoch.
 NUM_IMAGES = 8
 WORDVEC_DIM = 16
 HIDDEN_DIM = 48
 NUM_EPOCHS = 150
 LEARNING_RATE = 2e-2
 
-# Final-loss thresholds (loss summed over a caption's words, averaged over the
-# batch). The reference ends near 0.01-0.1 on these problems; the loss starts
-# near 20 (about 8 words times log V).
-FINAL_LOSS = {"rnn": 0.5, "lstm": 0.5}
-# "Decreasing": the mean of the last 5 losses is below this fraction of the
-# mean of the first 5.
-DECREASE_FRACTION = 0.25
+# The loss is summed over a caption's words and averaged over the batch; it
+# starts between about 15 and 30. Calibration with the reference on 200 hidden problems: the
+# lowest loss of the last 10 iterations was at most 0.021 (RNN) and 0.033 (LSTM),
+# median 0.008 and 0.011; the mean of the last 5 iterations was at most 0.012
+# times the mean of the first 5. The thresholds leave a margin of about 10x.
+FINAL_LOSS = {"rnn": 0.3, "lstm": 0.3}  # for the lowest loss of the last 10 iterations
+DECREASE_FRACTION = 0.1  # mean of the last 5 losses / mean of the first 5
 
 
 def training_problem(rng):
@@ -96,25 +97,27 @@ class _TrainingCheck(Check):
     def score(self, got, expected, inputs):
         history = np.asarray(got.get("loss_history"), dtype=np.float64)
         want = np.asarray(expected["loss_history"])
+        problem = None
         if history.shape != want.shape:
-            detail = f"loss history has {history.size} entries, expected {want.size}"
-            return [Part("decreasing loss", False, detail), Part("final loss", False, detail)]
-        if not np.all(np.isfinite(history)):
-            detail = "the training loss became NaN or inf"
-            return [Part("decreasing loss", False, detail), Part("final loss", False, detail)]
+            problem = f"the loss history has {history.size} entries; expected {want.size}"
+        elif not np.all(np.isfinite(history)):
+            problem = "the training loss became NaN or inf"
+        if problem:
+            return [Part("decreasing loss", False, problem), Part("final loss", False, problem)]
         first, last = history[:5].mean(), history[-5:].mean()
         decreasing = last < DECREASE_FRACTION * first
         threshold = FINAL_LOSS[self.cell_type]
-        final = history[-1]
+        final = history[-10:].min()
+        hint = "; check the gradients of your CaptioningRNN.loss and recurrent layers"
         return [
             Part("decreasing loss", decreasing,
-                 f"training loss went from {first:.3g} to {last:.3g} (mean of the first and last "
-                 f"5 iterations)" + ("" if decreasing else f"; expected below {DECREASE_FRACTION:g} "
-                                     "times the start: check the gradients of your model")),
+                 f"training loss went from {first:.3g} to {last:.3g} (means of the first and last "
+                 "5 iterations)" + ("" if decreasing else
+                                    f", expected below {DECREASE_FRACTION:g} times the start{hint}")),
             Part("final loss", final < threshold,
-                 f"final training loss {final:.3g}" + ("" if final < threshold else
-                                                       f"; expected below {threshold:g} "
-                                                       "when overfitting a tiny dataset")),
+                 f"final training loss {final:.3g} (lowest of the last 10 iterations)"
+                 + ("" if final < threshold else
+                    f", expected below {threshold:g} when overfitting a tiny dataset{hint}")),
         ]
 
 

@@ -1,0 +1,74 @@
+"""The training checks of the RNN and LSTM parts (overfitting a tiny hidden
+captioning problem): full marks for the reference; a bug that breaks training
+loses points in its check and nowhere it should not."""
+import numpy as np
+import pytest
+
+from autograder.checks import REGISTRY
+from autograder.checks.captioning_training import NUM_EPOCHS
+from autograder.checks.local import grade, make_inputs
+from autograder.reference import reference_modules
+from mutation import Mutant, assert_loses_only_covering_checks
+
+TRAINING_CHECKS = ["rnn_overfit", "lstm_overfit"]
+
+L = "cs231n/rnn_layers.py:"
+M = "cs231n/classifiers/rnn.py:"
+MUTANTS = [
+    # no backpropagation through time: each step sees only its own upstream gradient
+    ("rnn_overfit", Mutant(L + "rnn_backward",
+                           "da[:, t] = (dh[:, t] + dprev_h) * (1 - h[:, t] * h[:, t])",
+                           "da[:, t] = dh[:, t] * (1 - h[:, t] * h[:, t])")),
+    # the gradient sent to the previous hidden state has the wrong sign
+    ("lstm_overfit", Mutant(L + "lstm_backward", "dprev_h = da_t @ Wh.T", "dprev_h = -(da_t @ Wh.T)")),
+    # the output layer's gradient has the wrong sign: training climbs the loss
+    ("rnn_overfit", Mutant(M + "CaptioningRNN.loss",
+                           "temporal_affine_backward(dscores, vocab_cache)",
+                           "temporal_affine_backward(-dscores, vocab_cache)")),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TRAINING_CHECKS)
+def test_reference_gets_full_marks(name):
+    result = grade(name)
+    assert result.fraction == 1.0, result.message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TRAINING_CHECKS)
+def test_training_is_reproducible_and_leaves_the_global_random_state(name):
+    check = REGISTRY[name]
+    inputs = make_inputs(check)
+    modules = reference_modules(check.modules)
+    np.random.seed(5)
+    before = np.random.get_state()[1].copy()
+    first = check.run(modules, inputs)["loss_history"]
+    assert np.array_equal(np.random.get_state()[1], before)
+    second = check.run(modules, inputs)["loss_history"]
+    np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("name", TRAINING_CHECKS)
+def test_nan_and_short_histories_score_zero(name):
+    check = REGISTRY[name]
+    inputs = make_inputs(check)
+    n = NUM_EPOCHS  # one iteration per epoch
+    expected = {"loss_history": np.linspace(20, 0.01, n)}
+    assert all(p.ok for p in check.score(expected, expected, inputs))
+    nan = {"loss_history": np.full(n, np.nan)}
+    assert not any(p.ok for p in check.score(nan, expected, inputs))
+    short = {"loss_history": np.linspace(20, 0.01, n - 1)}
+    assert not any(p.ok for p in check.score(short, expected, inputs))
+    stuck = {"loss_history": np.full(n, 20.0)}
+    assert not any(p.ok for p in check.score(stuck, expected, inputs))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("primary, mutant", MUTANTS, ids=[f"{m[0]}-{m[1].target}" for m in MUTANTS])
+def test_single_bug_mutants_lose_only_their_checks(primary, mutant, tmp_path):
+    assert_loses_only_covering_checks(mutant, tmp_path, TRAINING_CHECKS, primary)
+
+
+def test_every_training_check_has_a_mutant():
+    assert {p for p, _ in MUTANTS} == set(TRAINING_CHECKS)
