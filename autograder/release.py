@@ -186,6 +186,7 @@ def build_release(out=ROOT / "release", source_dir=SOURCE_DIR, assignment=None):
     notebooks = {n: inject_points(nb, assignment)
                  for n, nb in load_sources(assignment, source_dir).items()}
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="release-", dir=out.parent) as tmp:
         course_root = Path(tmp) / "course"
         stage_course(course_root, notebooks, assignment)

@@ -67,6 +67,11 @@ def test_tiny_release_strips_solutions_and_hidden_tests(tmp_path, sources):
     assert (out / "submission_files.txt").read_text().splitlines()[1:] == ["Tiny.ipynb", "cs231n/rnn_layers.py"]
 
 
+def test_release_into_a_folder_that_does_not_exist_yet(tmp_path, sources):
+    out = build_release(tmp_path / "fresh" / "clone" / "release", sources, tiny_assignment())
+    assert (out / "Tiny.ipynb").exists()
+
+
 def test_release_is_deterministic(tmp_path, sources):
     first = build_release(tmp_path / "a", sources, tiny_assignment())
     second = build_release(tmp_path / "b", sources, tiny_assignment())

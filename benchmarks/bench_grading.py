@@ -1,0 +1,116 @@
+"""Grading speed: prints the numbers issue targets are judged by.
+
+    .venv/bin/python benchmarks/bench_grading.py [--skip-batch] [--no-notebooks-batch]
+
+1. one full submission (the reference) graded with every core: wall seconds
+   (target: at most 120 s on 2 cores with the sample data);
+2. 8 submissions with 1 worker, then with 2: the speedup (target: at least 1.7x);
+   ``--no-notebooks-batch`` measures it on the hidden checks alone (quicker);
+3. overhead of grading (sandbox, staging, checks, reports) over running the same
+   notebooks with bare papermill, sequentially, in fast mode (target: at most 15%);
+4. the same submission autograded by ``nbgrader autograde``, for comparison.
+Run it on a quiet machine: it measures wall time.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import papermill
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from autograder.assignment import load_assignment  # noqa: E402
+from autograder.batch import grade_batch  # noqa: E402
+from autograder.demo_submissions import make_demo_submissions  # noqa: E402
+from autograder.grade import Options, grade_submission  # noqa: E402
+from autograder.staging import DATA_PATHS  # noqa: E402
+
+RELEASE = ROOT / "release"
+
+
+def timed(label, fn):
+    start = time.monotonic()
+    value = fn()
+    seconds = time.monotonic() - start
+    print(f"{label}: {seconds:.1f} s", flush=True)
+    return seconds, value
+
+
+def bare_papermill(reference_zip, tmp):
+    """The reference submission's notebooks, staged by hand, run by papermill alone."""
+    work = tmp / "bare"
+    shutil.copytree(RELEASE, work)
+    with zipfile.ZipFile(reference_zip) as archive:
+        archive.extractall(work)
+    for relative in DATA_PATHS:
+        target = work / relative
+        if target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        os.symlink(ROOT / relative, target)
+    for part in load_assignment().parts.values():
+        papermill.execute_notebook(str(work / part.notebook), str(work / f"out_{part.notebook}"),
+                                   parameters={"fast_mode": True}, kernel_name="python3",
+                                   cwd=str(work), progress_bar=False)
+
+
+def nbgrader_autograde(reference_zip, tmp):
+    from autograder.release import make_nbgrader_course
+    assignment = load_assignment()
+    course = make_nbgrader_course(tmp / "course")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "nbgrader", *a], cwd=course, env=env,
+                                    check=True, capture_output=True)
+    run("generate_assignment", assignment.name, "--force")
+    folder = course / "submitted" / "reference" / assignment.name
+    with zipfile.ZipFile(reference_zip) as archive:
+        archive.extractall(folder)
+    for nb in folder.glob("*.ipynb"):  # the same fast parameters the grader passes
+        nb.write_text(nb.read_text().replace("fast_mode = False", "fast_mode = True"))
+    return timed("4. nbgrader autograde, same submission", lambda: run("autograde", assignment.name, "--force"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--skip-batch", action="store_true", help="skip the 8-submission comparison")
+    parser.add_argument("--no-notebooks-batch", action="store_true",
+                        help="compare 1 and 2 workers on hidden checks only")
+    args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        reference, _, _ = make_demo_submissions(tmp / "subs", RELEASE)
+        full, result = timed("1. one full submission, all cores",
+                             lambda: grade_batch([reference], tmp / "one", progress=False))
+        print(f"   score {result['reference']['score']:g} (target time: <= 120 s)")
+
+        bare, _ = timed("3a. bare papermill, same notebooks, sequential", lambda: bare_papermill(reference, tmp))
+        graded_seq, _ = timed("3b. grader, same submission, 1 job", lambda: grade_submission(
+            reference, tmp / "seq", options=Options(release_dir=RELEASE)))
+        print(f"   overhead over bare papermill: {100 * (graded_seq - bare) / bare:.0f}% (target: <= 15%)")
+
+        if not args.skip_batch:
+            batch = tmp / "eight"
+            batch.mkdir()
+            for i in range(8):
+                shutil.copy(reference, batch / f"student{i}.zip")
+            options = Options(release_dir=RELEASE, execute_notebooks=not args.no_notebooks_batch)
+            one, _ = timed("2a. 8 submissions, 1 worker",
+                           lambda: grade_batch([batch], tmp / "w1", workers=1, options=options, progress=False))
+            two, _ = timed("2b. 8 submissions, 2 workers",
+                           lambda: grade_batch([batch], tmp / "w2", workers=2, options=options, progress=False))
+            print(f"   speedup {one / two:.2f}x (target: >= 1.7x)"
+                  + (" [hidden checks only]" if args.no_notebooks_batch else ""))
+
+        nbgrader_autograde(reference, tmp)
+
+
+if __name__ == "__main__":
+    main()
