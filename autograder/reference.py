@@ -9,11 +9,13 @@ mutated copies of the reference the same way (``package_modules``).
 """
 import importlib
 import sys
+import threading
 import types
 from pathlib import Path
 
 REFERENCE_ROOT = Path(__file__).resolve().parent.parent
 _cache = {}
+_lock = threading.RLock()  # sys.modules is swapped while loading: one load at a time
 
 
 def _is_cs231n(name):
@@ -27,6 +29,11 @@ def package_modules(root, names):
     Modules are cached per (root, name); what was imported before is restored.
     """
     root = str(Path(root).resolve())
+    with _lock:
+        return _load(root, names)
+
+
+def _load(root, names):
     missing = [n for n in names if (root, n) not in _cache]
     if missing:
         saved = {k: sys.modules.pop(k) for k in list(sys.modules) if _is_cs231n(k)}

@@ -41,3 +41,25 @@ def test_single_bug_mutants_lose_only_their_checks(primary, mutant, tmp_path):
 
 def test_every_rnn_check_has_a_mutant():
     assert {p for p, _ in MUTANTS} == set(RNN_CHECKS)
+
+
+def test_reference_runs_from_many_threads_agree_with_a_sequential_run():
+    """Batch grading computes expected values from several threads; seeded checks
+    (dropout, global numpy seeds) must still get exactly the sequential values."""
+    import concurrent.futures
+
+    import numpy as np
+
+    from autograder.checks import REGISTRY
+    from autograder.checks.local import expected_outputs, make_inputs
+
+    names = ["multihead_attention", "positional_encoding", "rnn_overfit", "captioning_rnn_loss"]
+    sequential = {n: expected_outputs(REGISTRY[n], make_inputs(REGISTRY[n])) for n in names}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [(n, pool.submit(lambda n=n: expected_outputs(REGISTRY[n], make_inputs(REGISTRY[n]))))
+                   for n in names * 4]
+        for name, future in futures:
+            got = future.result()
+            assert got.keys() == sequential[name].keys()
+            for key in got:
+                np.testing.assert_array_equal(got[key], sequential[name][key], err_msg=f"{name}/{key}")

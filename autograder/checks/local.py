@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import io
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -41,11 +42,29 @@ def run_student(check, namespace, inputs):
         return None, core.describe_exception(exc)
 
 
+# Reference runs seed global random generators (torch, numpy) and swap
+# sys.modules entries, so concurrent runs in one process (batch grading uses
+# threads) could draw each other's random numbers: they run one at a time.
+_REFERENCE_LOCK = threading.RLock()
+_prepared = {}
+
+
 def expected_outputs(check, inputs):
-    outputs, error = run_student(check, reference_modules(check.modules), inputs)
+    with _REFERENCE_LOCK:
+        outputs, error = run_student(check, reference_modules(check.modules), inputs)
     if error:
         raise RuntimeError(f"the reference failed check {check.name}:\n{error}")
     return outputs
+
+
+def prepared(check, seed=DEFAULT_SEED):
+    """(hidden inputs, expected outputs) of ``check`` for ``seed``, computed once per process."""
+    with _REFERENCE_LOCK:
+        key = (check.name, seed)
+        if key not in _prepared:
+            inputs = make_inputs(check, seed)
+            _prepared[key] = (inputs, expected_outputs(check, inputs))
+        return _prepared[key]
 
 
 def grade(name, student=None, seed=DEFAULT_SEED):

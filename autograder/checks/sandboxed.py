@@ -15,7 +15,8 @@ import numpy as np
 
 from autograder import sandbox
 from autograder.checks import REGISTRY, core
-from autograder.checks.local import DEFAULT_SEED, expected_outputs, make_inputs
+from autograder.checks.local import DEFAULT_SEED
+from autograder.checks.local import prepared as inputs_and_expected
 from autograder.reference import REFERENCE_ROOT
 
 GRADER_PACKAGE = Path(__file__).resolve().parents[1]  # .../autograder
@@ -32,10 +33,8 @@ def prepare_io(workdir, names, seed, check_wall_s):
     (io_dir / "inputs").mkdir(parents=True)
     prepared = {}
     for name in names:
-        check = REGISTRY[name]
-        inputs = make_inputs(check, seed)
-        np.savez(io_dir / "inputs" / f"{name}.npz", **inputs)
-        prepared[name] = (inputs, expected_outputs(check, inputs))
+        prepared[name] = inputs_and_expected(REGISTRY[name], seed)  # once per batch, not per submission
+        np.savez(io_dir / "inputs" / f"{name}.npz", **prepared[name][0])
     (io_dir / "order.json").write_text(json.dumps({"checks": list(names), "check_wall_s": check_wall_s}))
     return io_dir, prepared
 

@@ -32,6 +32,7 @@ import zipfile
 from pathlib import Path
 
 from cs231n.datasets import sample_coco, sample_imagenet, sample_mnist
+from cs231n.datasets.sample_marker import parse_marker
 
 DATASETS_DIR = Path(__file__).resolve().parent
 DEFAULT_SEED = sample_coco.DEFAULT_SEED
@@ -45,16 +46,7 @@ def read_marker(directory):
     path = Path(directory) / MARKER_NAME
     if not path.is_file():
         return None
-    fields = {}
-    with open(path, "r", encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                break
-            key, sep, value = line.partition(":")
-            if sep:
-                fields[key.strip()] = value.strip()
-    return fields
+    return parse_marker(path.read_text(encoding="utf-8"))
 
 
 def is_generated_sample(path):

@@ -25,6 +25,8 @@ import os
 import zipfile
 
 import numpy as np
+
+from cs231n.datasets.sample_marker import parse_marker
 from scipy import ndimage
 
 FILE_NAME = "imagenet_val_25.npz"
@@ -102,14 +104,7 @@ def read_marker(path):
         if MARKER_ENTRY not in f.files:
             return {}
         text = str(f[MARKER_ENTRY])
-    fields = {}
-    for line in text.splitlines():
-        if not line.strip():
-            break
-        key, sep, value = line.partition(":")
-        if sep:
-            fields[key.strip()] = value.strip()
-    return fields
+    return parse_marker(text)
 
 
 def _marker_text(seed):
