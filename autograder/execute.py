@@ -63,9 +63,7 @@ def execute_notebook(workdir, notebook, limits, mounts=(), hidden=(), parameters
     (workdir / EXECUTED_DIR).mkdir(exist_ok=True)
     output = Path(EXECUTED_DIR) / notebook
     command = papermill_command(notebook, str(output), limits.cell_wall_s, parameters)
-    run_limits = sandbox.Limits(wall_s=limits.notebook_wall_s, memory_bytes=limits.memory_mb << 20,
-                                max_processes=limits.max_processes,
-                                max_file_bytes=limits.max_file_mb << 20)
+    run_limits = sandbox.Limits.from_assignment(limits, wall_s=limits.notebook_wall_s)
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
            "JUPYTER_PLATFORM_DIRS": "1",
            # figures become image outputs the feedback page can show

@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 from autograder import intake as intake_mod
-from autograder import report, staging
+from autograder import report, sandbox, staging
 from autograder.assignment import ROOT, load_assignment
 from autograder.checks import core
 from autograder.checks.local import DEFAULT_SEED
@@ -66,12 +66,7 @@ def fingerprint(path):
 
 def _run_notebook(work, part, assignment, options, mounts):
     return execute_notebook(work, part.notebook, assignment.limits, mounts=mounts, hidden=options.hidden,
-                            use_sandbox=not (options.allow_unsandboxed and _no_bwrap()))
-
-
-def _no_bwrap():
-    from autograder.sandbox import bwrap_path
-    return bwrap_path() is None
+                            use_sandbox=sandbox.use_sandbox(options.allow_unsandboxed))
 
 
 def _grade_steps(submission, grading, scratch, out_dir, assignment, options):

@@ -60,6 +60,12 @@ class Limits:
     max_processes: int = 256
     max_file_bytes: int = 64 << 20
 
+    @classmethod
+    def from_assignment(cls, limits, wall_s):
+        """Sandbox limits from an ``autograder.assignment.Limits`` (MB there, bytes here)."""
+        return cls(wall_s=wall_s, memory_bytes=limits.memory_mb << 20,
+                   max_processes=limits.max_processes, max_file_bytes=limits.max_file_mb << 20)
+
 
 @dataclasses.dataclass
 class Outcome:
@@ -93,6 +99,15 @@ class Outcome:
 def bwrap_path():
     """Path of the bwrap binary, or None."""
     return shutil.which("bwrap")
+
+
+def use_sandbox(allow_unsandboxed):
+    """Whether to isolate: always, unless explicitly allowed AND bubblewrap is missing.
+
+    With bubblewrap missing and no permission, callers still ask for the sandbox,
+    and ``run_sandboxed`` refuses with SandboxUnavailable.
+    """
+    return bwrap_path() is not None or not allow_unsandboxed
 
 
 def require_sandbox():

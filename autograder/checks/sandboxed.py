@@ -85,7 +85,7 @@ def grade_sandboxed(workdir, names, limits, seed=DEFAULT_SEED, hidden=(), allow_
     """
     workdir = Path(workdir).resolve()
     io_dir, prepared = prepare_io(workdir, names, seed, limits.check_wall_s)
-    use_sandbox = sandbox.bwrap_path() is not None or not allow_unsandboxed
+    use_sandbox = sandbox.use_sandbox(allow_unsandboxed)
     mount = workdir / ".grader" / "autograder"
     if mount.exists():
         shutil.rmtree(mount)
@@ -94,9 +94,7 @@ def grade_sandboxed(workdir, names, limits, seed=DEFAULT_SEED, hidden=(), allow_
     else:  # explicitly allowed unsandboxed run: a plain copy of the library
         shutil.copytree(GRADER_PACKAGE, mount, ignore=shutil.ignore_patterns("__pycache__"))
     command = [sys.executable, "-I", str(mount / "checks" / "sandbox_main.py"), str(io_dir)]
-    run_limits = sandbox.Limits(wall_s=limits.checks_wall_s, memory_bytes=limits.memory_mb << 20,
-                                max_processes=limits.max_processes,
-                                max_file_bytes=limits.max_file_mb << 20)
+    run_limits = sandbox.Limits.from_assignment(limits, wall_s=limits.checks_wall_s)
     outcome = sandbox.run_sandboxed(
         command, workdir, run_limits, sandbox=use_sandbox,
         hidden=[REFERENCE_ROOT, *hidden], readable=[sys.prefix],
