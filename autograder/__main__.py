@@ -15,9 +15,15 @@ from autograder.assignment import ROOT, load_assignment
 
 def _grade_options(args):
     from autograder.grade import Options
+    known = [part.notebook for part in load_assignment().parts.values()]
+    unknown = sorted(set(args.notebooks or ()) - set(known))
+    if unknown:
+        raise SystemExit(f"grade: --notebooks: no part has {', '.join(unknown)}; "
+                         f"the notebooks are {', '.join(known)}")
     return Options(release_dir=Path(args.release).resolve(), seed=args.seed,
                    allow_unsandboxed=args.allow_unsandboxed,
-                   execute_notebooks=not args.no_notebooks)
+                   execute_notebooks=not args.no_notebooks,
+                   notebooks=tuple(args.notebooks) if args.notebooks else None)
 
 
 def _require_sandbox_or_permission(args):
@@ -106,6 +112,8 @@ def main(argv=None):
         p.add_argument("--allow-unsandboxed", action="store_true",
                        help="run student code without bubblewrap (trusted submissions only)")
         p.add_argument("--no-notebooks", action="store_true", help="run the hidden checks only")
+        p.add_argument("--notebooks", nargs="+", metavar="NOTEBOOK",
+                       help="execute only these notebooks (file names); the hidden checks all run")
 
     g = sub.add_parser("grade", help="grade submissions (zips or folders, or folders of them)")
     g.add_argument("submissions", nargs="+")

@@ -50,9 +50,14 @@ def already_graded(path, out_dir):
         return False
 
 
-def grade_batch(paths, out_root, workers=None, force=False, options=Options(), progress=True):
-    """Grade every submission under ``paths`` into ``out_root``; return {id: results}."""
-    assignment = load_assignment()
+def grade_batch(paths, out_root, workers=None, force=False, options=Options(), progress=True,
+                assignment=None):
+    """Grade every submission under ``paths`` into ``out_root``; return {id: results}.
+
+    ``assignment`` defaults to assignment/assignment.toml's (tests pass one with
+    tighter limits).
+    """
+    assignment = assignment or load_assignment()
     out_root = Path(out_root).resolve()
     out_root.mkdir(parents=True, exist_ok=True)
     submissions = find_submissions(paths)
