@@ -50,6 +50,7 @@ class Limits:
     memory_mb: int
     max_processes: int
     max_file_mb: int
+    max_output_mb: int
     max_upload_mb: int
     max_upload_files: int
 
@@ -63,6 +64,9 @@ class Assignment:
     checks: dict
     manual: dict
     limits: Limits
+    # rough seconds per part's notebook (fast mode, one core) and for "hidden_checks":
+    # only used to balance a submission's work across parallel lanes
+    expected_seconds: dict = dataclasses.field(default_factory=dict)
 
     def checks_of(self, part_id):
         return [c for c in self.checks.values() if c.part == part_id]
@@ -134,7 +138,27 @@ def parse_assignment(data, source="assignment.toml"):
         raise AssignmentError(f"{source}: [limits] has unknown keys {sorted(unknown)}")
     limits = Limits(**{k: _require(limits_table, k, f"{source}: [limits]", (int, float))
                        for k in limit_fields})
-    return Assignment(name, title, student_files, parts, checks, manual, limits)
+    expected = _expected_seconds(data.get("expected_seconds", {}), parts, source)
+    return Assignment(name, title, student_files, parts, checks, manual, limits, expected)
+
+
+HIDDEN_CHECKS = "hidden_checks"  # the key of all hidden checks in [expected_seconds]
+
+
+def _expected_seconds(table, parts, source):
+    """[expected_seconds]: part ids and 'hidden_checks' to positive seconds (missing: 1 s)."""
+    where = f"{source}: [expected_seconds]"
+    known = [*parts, HIDDEN_CHECKS]
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise AssignmentError(f"{where}: unknown keys {unknown} (known: {', '.join(known)})")
+    seconds = {key: 1.0 for key in known}
+    for key in table:
+        value = _require(table, key, where, (int, float))
+        if value <= 0:
+            raise AssignmentError(f"{where}: '{key}' must be positive, got {value}")
+        seconds[key] = float(value)
+    return seconds
 
 
 @functools.lru_cache(maxsize=None)

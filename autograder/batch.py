@@ -69,9 +69,11 @@ def grade_batch(paths, out_root, workers=None, force=False, options=Options(), p
         ids[sid] = path
     workers = workers or os.cpu_count() or 1
     jobs = options.jobs if len(ids) > 1 else max(options.jobs, workers)
+    concurrent_lanes = min(workers, max(1, len(ids))) * jobs
+    threads = options.threads or max(1, (os.cpu_count() or 1) // concurrent_lanes)
     hidden = tuple(options.hidden) + (str(out_root),) + tuple(
         {str(Path(p).resolve().parent) for p in submissions})
-    options = Options(**{**options.__dict__, "jobs": jobs, "hidden": hidden})
+    options = Options(**{**options.__dict__, "jobs": jobs, "threads": threads, "hidden": hidden})
 
     def one(sid):
         path, out_dir = ids[sid], out_root / sid

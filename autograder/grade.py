@@ -9,6 +9,7 @@ import concurrent.futures
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import time
 import traceback
@@ -16,12 +17,13 @@ from pathlib import Path
 
 from autograder import intake as intake_mod
 from autograder import report, sandbox, staging
-from autograder.assignment import ROOT, load_assignment
+from autograder.assignment import HIDDEN_CHECKS, ROOT, load_assignment
 from autograder.checks import core
 from autograder.checks.local import DEFAULT_SEED
 from autograder.checks.sandboxed import grade_sandboxed
-from autograder.execute import execute_notebook
+from autograder.execute import execute_notebooks
 from autograder.integrity import integrity_flags
+from autograder.lanes import plan_lanes
 
 RELEASE_DIR = ROOT / "release"
 
@@ -41,11 +43,16 @@ class Grading:
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """How to grade: where the kit is, the secret seed, parallel jobs, sandboxing."""
+    """How to grade: where the kit is, the secret seed, parallel lanes, sandboxing.
+
+    ``jobs``: lanes one submission's work is spread over (hidden checks and
+    notebooks); ``threads``: math threads per lane (None: the cores divided by jobs).
+    """
 
     release_dir: Path = RELEASE_DIR
     seed: int = DEFAULT_SEED
     jobs: int = 1
+    threads: int = None
     allow_unsandboxed: bool = False
     execute_notebooks: bool = True
     notebooks: tuple = None  # execute only these notebooks (file names); None: every part's
@@ -73,9 +80,27 @@ def notebooks_to_run(assignment, options):
     return [part for part in assignment.parts.values() if wanted is None or part.notebook in wanted]
 
 
-def _run_notebook(work, part, assignment, options, mounts):
-    return execute_notebook(work, part.notebook, assignment.limits, mounts=mounts, hidden=options.hidden,
-                            use_sandbox=sandbox.use_sandbox(options.allow_unsandboxed))
+def lane_tasks(assignment, options):
+    """{task: expected seconds}: the hidden checks and every notebook to execute."""
+    seconds = assignment.expected_seconds
+    tasks = {HIDDEN_CHECKS: seconds.get(HIDDEN_CHECKS, 1.0)}
+    for part in notebooks_to_run(assignment, options):
+        tasks[part.notebook] = seconds.get(part.id, 1.0)
+    return tasks
+
+
+def _run_lane(tasks, check_work, notebook_work, assignment, options, mounts):
+    """One lane: the hidden checks if they are in it, then its notebooks in one runner."""
+    checked = None
+    if HIDDEN_CHECKS in tasks:
+        checked = grade_sandboxed(check_work, list(assignment.checks), assignment.limits, options.seed,
+                                  options.hidden, options.allow_unsandboxed)
+    notebooks = [t for t in tasks if t != HIDDEN_CHECKS]
+    threads = options.threads or max(1, (os.cpu_count() or 1) // max(1, options.jobs))
+    runs = execute_notebooks(notebook_work, notebooks, assignment.limits, mounts=mounts, hidden=options.hidden,
+                             use_sandbox=sandbox.use_sandbox(options.allow_unsandboxed),
+                             threads=threads) if notebooks else []
+    return checked, runs
 
 
 def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
@@ -87,15 +112,18 @@ def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
     staging.stage(taken, options.release_dir, check_work, assignment)
     grading.flags = integrity_flags(taken.root, assignment.student_files)
     mounts = staging.data_mounts(notebook_work)
-    names = list(assignment.checks)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        checks_future = pool.submit(grade_sandboxed, check_work, names, assignment.limits,
-                                    options.seed, options.hidden, options.allow_unsandboxed)
-        notebook_futures = [pool.submit(_run_notebook, notebook_work, part, assignment, options, mounts)
-                            for part in notebooks_to_run(assignment, options)]
-        results, outcome = checks_future.result()
-        grading.results = {r.name: r for r in results}
-        grading.notebook_runs = [f.result() for f in notebook_futures]
+    lanes = plan_lanes(lane_tasks(assignment, options), options.jobs)
+    runs = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+        futures = [pool.submit(_run_lane, lane, check_work, notebook_work, assignment, options, mounts)
+                   for lane in lanes]
+        for future in futures:
+            checked, lane_runs = future.result()
+            if checked is not None:
+                results, outcome = checked
+            runs.update({run.notebook: run for run in lane_runs})
+    grading.results = {r.name: r for r in results}
+    grading.notebook_runs = [runs[p.notebook] for p in assignment.parts.values() if p.notebook in runs]
     if outcome.limit_messages:
         grading.problems.append("hidden checks: " + "; ".join(outcome.limit_messages))
     executed_out = out_dir / "executed"

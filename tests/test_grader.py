@@ -101,10 +101,13 @@ def test_batch_resumes_without_regrading(batch):
 
 def test_grading_twice_gives_identical_scores(batch, tmp_path):
     folder, _, results = batch
+    only = ("RNN_LSTM_Theory.ipynb",)  # and the instructor's choice of notebooks is honoured
     second = grade_submission(folder / "one_bug.zip", tmp_path / "again",
-                              options=Options(release_dir=RELEASE, execute_notebooks=False))
+                              options=Options(release_dir=RELEASE, notebooks=only))
     assert [(t["name"], t["score"]) for t in second["tests"]] == \
            [(t["name"], t["score"]) for t in results["one_bug"]["tests"]]
+    ran = json.loads((tmp_path / "again" / "grading.json").read_text())["notebooks"]
+    assert list(ran) == list(only) and ran[only[0]]["ok"]
 
 
 # A single-bug mutant graded the autograder's way (sandboxed checks); every

@@ -1,0 +1,243 @@
+"""The notebook runner that executes INSIDE the sandbox (started by execute.py).
+
+Usage (isolated interpreter, cwd = the staged submission):
+    python -I .grader/autograder/notebook_runner.py '<plan as JSON>'
+
+The plan (``execute.lane_plan``) lists notebooks to run one after another with
+papermill, in this one process, so papermill is imported once per lane rather
+than once per notebook. For each notebook:
+
+- ``.grader/notebooks/<notebook>.json`` says ``started``, then how it went;
+- papermill enforces the per-cell time limit; a watchdog thread enforces the
+  per-notebook one by killing the kernel (and everything it started);
+- outputs beyond ``max_output_bytes`` are dropped, with a note in the notebook,
+  so a cell printing hundreds of megabytes costs neither memory nor disk;
+- afterwards every process the notebook left behind (a daemon, a fork bomb's
+  remains) is killed, so the next notebook starts clean.
+
+Only the standard library, nbclient and papermill are imported here, never
+student code. The trusted side never believes these files for points: they only
+describe the run in the report.
+"""
+import ctypes
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+STATUS_DIR = Path(".grader") / "notebooks"
+PR_SET_CHILD_SUBREAPER = 36  # prctl option, <linux/prctl.h>
+DROPPED_NOTE = "\n[output dropped: this notebook printed more than the grader keeps ({mb:g} MB)]\n"
+
+
+def status_path(notebook):
+    return STATUS_DIR / f"{notebook}.json"
+
+
+def write_status(notebook, status):
+    """Write the status file atomically (a reader never sees half of one)."""
+    target = status_path(notebook)
+    partial = target.with_suffix(".partial")
+    partial.write_text(json.dumps(status))
+    os.replace(partial, target)
+
+
+# ---------------------------------------------------------------------------
+# processes a notebook leaves behind
+
+
+def become_subreaper():
+    """Orphans of this runner's descendants (double-forked daemons) become its
+    children instead of init's, so ``stray_pids`` still finds them outside a pid
+    namespace (an explicitly unsandboxed run). Linux only; harmless elsewhere."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap():
+    """Collect exited children (orphans adopted as a subreaper) so they do not linger as zombies."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _parent_pids():
+    """{pid: parent pid} of every live (not zombie) process visible in /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # the command name is in parentheses and may itself hold spaces or ')'
+        state, parent = stat[stat.rindex(")") + 2:].split()[:2]
+        if state != "Z":
+            parents[int(entry)] = int(parent)
+    return parents
+
+
+def stray_pids(whole_namespace):
+    """Processes to end between notebooks: everything but this runner and its ancestors
+    when the runner has its own pid namespace (the sandbox), else its descendants only."""
+    parents = _parent_pids()
+    me = os.getpid()
+    if whole_namespace:
+        keep, pid = set(), me
+        while pid > 0 and pid not in keep:
+            keep.add(pid)
+            pid = parents.get(pid, 0)
+        return [pid for pid in parents if pid not in keep]
+    children = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = [], list(children.get(me, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def kill_strays(whole_namespace, rounds=50):
+    """SIGKILL stray processes until none is left (a fork bomb respawns for a while)."""
+    for _ in range(rounds):
+        _reap()
+        pids = stray_pids(whole_namespace)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.02)
+
+
+# ---------------------------------------------------------------------------
+# papermill with an output budget
+
+
+def _message_size(msg):
+    content = msg.get("content", {})
+    if "text" in content:
+        return len(content["text"])
+    return len(json.dumps(content.get("data", content), default=str))
+
+
+def register_capped_engine(max_output_bytes):
+    """A papermill engine ("capped") whose client keeps at most ``max_output_bytes``
+    of outputs per notebook and drops the rest with one note."""
+    from nbformat.v4 import new_output
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+
+    class CappedOutputClient(PapermillNotebookClient):
+        kept_bytes = 0
+        dropped = False
+
+        def output(self, outs, msg, display_id, cell_index):
+            self.kept_bytes += _message_size(msg)
+            if self.kept_bytes <= max_output_bytes:
+                return super().output(outs, msg, display_id, cell_index)
+            if not self.dropped:
+                self.dropped = True
+                outs.append(new_output("stream", name="stderr",
+                                       text=DROPPED_NOTE.format(mb=max_output_bytes / 2**20)))
+            return None
+
+    class CappedEngine(NBClientEngine):
+        """NBClientEngine with the capped client (papermill's engine registry)."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            for unused in ("input_path", "timeout", "startup_timeout"):
+                kwargs.pop(unused, None)
+            return CappedOutputClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
+                                      kernel_name=kernel_name, log=logger, log_output=False,
+                                      **kwargs).execute()
+
+    papermill_engines.register("capped", CappedEngine)
+    return "capped"
+
+
+# ---------------------------------------------------------------------------
+# one notebook
+
+
+def describe_failure(exc, plan, watchdog_fired):
+    """(message, limits hit) for an exception papermill raised, in a student's words."""
+    from nbclient.exceptions import DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    if watchdog_fired:
+        return (f"stopped: the notebook ran past its time limit ({plan['notebook_wall_s']:.0f} s)",
+                ["notebook time limit"])
+    if isinstance(exc, PapermillExecutionError):
+        evalue = str(exc.evalue).strip().splitlines()
+        detail = f"{exc.ename}: {evalue[0][:300]}" if evalue else exc.ename
+        return f"cell [{exc.exec_count}] raised {detail}", []
+    if isinstance(exc, TimeoutError):  # nbclient's CellTimeoutError
+        return (f"stopped: a cell ran past the per-cell time limit ({plan['cell_wall_s']:.0f} s)",
+                ["cell time limit"])
+    if isinstance(exc, DeadKernelError):
+        return ("the kernel died (it may have run out of memory, hit the process limit, "
+                "or been ended by the notebook's code)", ["kernel died"])
+    text = str(exc).strip().splitlines()
+    return f"the run failed: {type(exc).__name__}: {text[0][:300] if text else ''}", []
+
+
+def run_notebook(notebook, plan, engine):
+    """Execute one notebook into ``executed/``; return its status dict."""
+    import papermill
+
+    fired = threading.Event()
+
+    def watchdog():
+        fired.set()
+        kill_strays(plan["own_pid_namespace"])
+
+    timer = threading.Timer(plan["notebook_wall_s"], watchdog)
+    start = time.monotonic()
+    timer.start()
+    try:
+        papermill.execute_notebook(notebook, str(Path(plan["executed_dir"]) / notebook),
+                                   parameters=plan["parameters"], engine_name=engine,
+                                   kernel_name="python3", language="python",
+                                   execution_timeout=plan["cell_wall_s"], progress_bar=False)
+        message, limits_hit, ok = "ran top to bottom", [], True
+    except Exception as exc:  # everything a notebook can do wrong ends up here, in words
+        message, limits_hit = describe_failure(exc, plan, fired.is_set())
+        ok = False
+    finally:
+        timer.cancel()
+    return {"state": "done", "ok": ok, "message": message, "limits_hit": limits_hit,
+            "wall_s": round(time.monotonic() - start, 3)}
+
+
+def main(plan):
+    become_subreaper()
+    STATUS_DIR.mkdir(parents=True, exist_ok=True)
+    engine = register_capped_engine(plan["max_output_bytes"])
+    for notebook in plan["notebooks"]:
+        write_status(notebook, {"state": "started"})
+        status = run_notebook(notebook, plan, engine)
+        kill_strays(plan["own_pid_namespace"])  # before the status: a daemon cannot overwrite it
+        write_status(notebook, status)
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))

@@ -1,0 +1,155 @@
+"""Notebook execution: the in-sandbox runner, its limits, and lanes.
+
+Small hand-made notebooks run through ``execute_notebooks`` with real papermill,
+real kernels and the real sandbox; each proves one promise of execute.py and
+autograder/notebook_runner.py.
+"""
+import dataclasses
+import json
+
+import nbformat
+import pytest
+
+from autograder.assignment import load_assignment
+from autograder.execute import execute_notebooks
+from autograder.lanes import plan_lanes
+from autograder.sandbox import bwrap_path
+
+LIMITS = dataclasses.replace(load_assignment().limits, cell_wall_s=4, notebook_wall_s=8, max_output_mb=1)
+needs_bwrap = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")
+
+
+def write_notebook(folder, name, *cells):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    parameters = nbformat.v4.new_code_cell("fast_mode = False")
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [parameters] + [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(nb, str(folder / name))
+    return name
+
+
+def run(folder, *notebooks, use_sandbox=True, **limits):
+    limits = dataclasses.replace(LIMITS, **limits)
+    return {r.notebook: r for r in execute_notebooks(folder, notebooks, limits, use_sandbox=use_sandbox,
+                                                     threads=3)}
+
+
+# --- lanes ------------------------------------------------------------------
+
+
+def test_lanes_put_each_task_on_the_least_loaded_lane_longest_first():
+    plan = plan_lanes({"a": 5, "b": 4, "c": 3, "d": 3, "e": 1}, 2)
+    assert plan == [["a", "d"], ["b", "c", "e"]]  # loads 8 and 8: the best split of 16
+    assert plan_lanes({"a": 1, "b": 2}, 8) == [["b"], ["a"]]  # never more lanes than tasks
+    assert plan_lanes({"a": 1, "b": 2, "c": 3}, 1) == [["c", "b", "a"]]
+
+
+# --- the runner ---------------------------------------------------------------
+
+
+@needs_bwrap
+def test_a_good_notebook_runs_with_the_fast_parameters_and_its_thread_count(tmp_path):
+    name = write_notebook(tmp_path, "good.ipynb", "import os\nassert fast_mode is True\n"
+                                                  "print('threads', os.environ['OMP_NUM_THREADS'])")
+    result = run(tmp_path, name)[name]
+    assert result.ok and result.message == "ran top to bottom"
+    executed = nbformat.read(str(result.executed), as_version=4)
+    assert "threads 3" in json.dumps(executed.cells[-1].outputs)
+
+
+@needs_bwrap
+def test_errors_and_cell_timeouts_are_reported_and_the_next_notebook_still_runs(tmp_path):
+    broken = write_notebook(tmp_path, "broken.ipynb", "x = 1", "raise ValueError('bad shape (3, 4)')")
+    slow = write_notebook(tmp_path, "slow.ipynb", "import time\ntime.sleep(60)")
+    after = write_notebook(tmp_path, "after.ipynb", "print('fine')")
+    results = run(tmp_path, broken, slow, after)
+    assert not results[broken].ok and "raised ValueError: bad shape (3, 4)" in results[broken].message
+    assert not results[slow].ok and "per-cell time limit (4 s)" in results[slow].message
+    assert results[slow].wall_s < 30
+    assert results[after].ok
+
+
+@needs_bwrap
+def test_the_notebook_wall_clock_stops_many_short_cells(tmp_path):
+    name = write_notebook(tmp_path, "many.ipynb", *["import time\ntime.sleep(1.5)"] * 12)
+    after = write_notebook(tmp_path, "after.ipynb", "print('fine')")
+    results = run(tmp_path, name, after)
+    assert not results[name].ok and "notebook ran past its time limit (8 s)" in results[name].message
+    assert results[name].wall_s < 20
+    assert results[after].ok
+
+
+DAEMON = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        open('daemon.pid', 'w').write(str(os.getpid()))
+        while True:
+            time.sleep(0.1)
+    os._exit(0)
+while not os.path.exists('daemon.pid'):
+    time.sleep(0.05)
+"""
+
+
+# the next notebook runs in the same runner (in the sandbox, the same pid namespace)
+DAEMON_GONE = """
+import time
+time.sleep(0.2)
+pid = open('daemon.pid').read()
+try:
+    state = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]
+except OSError:
+    state = 'gone'
+assert state in ('gone', 'Z'), f'the daemon {pid} is still alive ({state})'
+"""
+
+
+@needs_bwrap
+def test_a_daemon_does_not_outlive_its_notebook(tmp_path):
+    first = write_notebook(tmp_path, "daemon.ipynb", DAEMON)
+    second = write_notebook(tmp_path, "check.ipynb", DAEMON_GONE)
+    results = run(tmp_path, first, second)
+    assert results[first].ok, results[first].message
+    assert results[second].ok, results[second].message
+
+
+def test_unsandboxed_runs_still_end_their_daemons(tmp_path):
+    """Without a pid namespace the runner adopts orphans (a subreaper) and ends them."""
+    first = write_notebook(tmp_path, "daemon.ipynb", DAEMON)
+    second = write_notebook(tmp_path, "check.ipynb", DAEMON_GONE)
+    results = run(tmp_path, first, second, use_sandbox=False)
+    assert results[first].ok, results[first].message
+    assert results[second].ok, results[second].message
+
+
+@needs_bwrap
+def test_killing_the_runner_costs_only_that_notebook(tmp_path):
+    killer = write_notebook(tmp_path, "killer.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+    after = write_notebook(tmp_path, "after.ipynb", "print('fine')")
+    results = run(tmp_path, killer, after)
+    assert not results[killer].ok and "ended the grader's runner" in results[killer].message
+    assert results[after].ok
+
+
+@needs_bwrap
+def test_huge_output_is_dropped_with_a_note(tmp_path):
+    name = write_notebook(tmp_path, "loud.ipynb", "for _ in range(200):\n    print('x' * 100_000)",
+                          "print('still running')")
+    result = run(tmp_path, name)[name]
+    assert result.ok
+    assert result.executed.stat().st_size < 2 * 2**20  # 20 MB printed, at most 1 MB kept
+    cells = nbformat.read(str(result.executed), as_version=4).cells
+    assert "output dropped" in json.dumps(cells[-2].outputs)
+    assert cells[-1].execution_count and cells[-1].outputs == []  # ran; its output was over the budget
+
+
+@needs_bwrap
+def test_an_unreadable_notebook_is_a_reason_not_a_crash(tmp_path):
+    (tmp_path / "bad.ipynb").write_text("{ this is not json")
+    after = write_notebook(tmp_path, "after.ipynb", "print('fine')")
+    results = run(tmp_path, "bad.ipynb", after)
+    assert not results["bad.ipynb"].ok and results["bad.ipynb"].message.startswith("the run failed")
+    assert results[after].ok
