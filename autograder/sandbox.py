@@ -22,6 +22,7 @@ import re
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -80,6 +81,7 @@ class Outcome:
     process_limit_hit: bool = False
     file_limit_hit: bool = False
     enforced: dict = dataclasses.field(default_factory=dict)
+    removed: list = dataclasses.field(default_factory=list)  # links and special files replaced afterwards
 
     @property
     def limit_messages(self):
@@ -305,6 +307,8 @@ def run_sandboxed(command, workdir, limits=Limits(), hidden=(), readable=(), env
                 cgroup.destroy()
         wall = time.monotonic() - start
         stdout, stderr = _read_capped(out, output_cap), _read_capped(err, output_cap)
+    # Nothing of the run is alive now: make what it left safe for the grader to read.
+    removed = plain_files_only(workdir)
     # Python ignores SIGXFSZ, so its writes fail with EFBIG ("File too large").
     file_limit_hit = (returncode == -signal.SIGXFSZ or "File size limit exceeded" in stderr
                       or "File too large" in stderr)
@@ -313,7 +317,42 @@ def run_sandboxed(command, workdir, limits=Limits(), hidden=(), readable=(), env
     return Outcome(returncode=returncode, wall_s=wall, stdout=stdout, stderr=stderr,
                    timed_out=timed_out, memory_exceeded=memory_exceeded,
                    process_limit_hit=process_limit_hit, file_limit_hit=file_limit_hit,
-                   enforced=enforced)
+                   enforced=enforced, removed=removed)
+
+
+def plain_files_only(folder):
+    """Replace everything under ``folder`` that is not a regular file or a folder.
+
+    Code in the sandbox can leave symbolic links (to the instructor's files, to
+    /dev/zero), FIFOs (which block whoever opens them), sockets and device nodes
+    in the one folder it may write. The grader reads that folder afterwards with
+    its own privileges, so each such entry is replaced by an empty regular file
+    (a link to a folder by an empty folder): every path keeps existing, and
+    nothing outside the folder is ever reached through it. Returns the relative
+    paths replaced.
+    """
+    folder = Path(folder)
+    replaced = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in list(dirnames):
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):  # os.walk lists links to folders as folders
+                dirnames.remove(name)
+                os.unlink(path)
+                os.mkdir(path, 0o755)
+                replaced.append(os.path.relpath(path, folder))
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(mode):
+                continue
+            os.unlink(path)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+            replaced.append(os.path.relpath(path, folder))
+    return replaced
 
 
 def _killpg(pid):
