@@ -10,6 +10,14 @@ child that imports the student's modules, runs the check and writes
 This parent never imports student code, so a student function that hangs,
 exits, or exhausts memory costs only its own check: the parent kills the child
 at the time limit and records what happened in ``io/outputs/<name>.status``.
+
+After every check the parent ends every other process it can see (in the
+sandbox that is the whole pid namespace; unsandboxed, the child's process
+group): a fork bomb, a daemon or a grandchild still computing cannot outlive
+its check, take the process slots of the next one, or touch its files. The
+parent makes itself non-dumpable, so student code (same uid) cannot ptrace it or
+open its /proc files, and it never follows a link or opens a FIFO that student
+code left where its own files go.
 """
 import importlib
 import json
@@ -45,6 +53,7 @@ def warm_imports():
 
 def run_child(check, io_dir):
     """In the forked child: run one check on the student's code, write the result."""
+    os.setpgid(0, 0)  # its own process group, so that unsandboxed runs can end all it starts
     outputs_dir = io_dir / "outputs"
     log = os.open(outputs_dir / f"{check.name}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
@@ -76,21 +85,165 @@ def wait_for(pid, deadline):
         time.sleep(0.01)
 
 
+def make_undumpable():
+    """PR_SET_DUMPABLE 0: processes of the same uid can no longer ptrace this one
+    or open its /proc/<pid>/ files (fds, memory)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        pass
+
+
+def _own_pid_namespace():
+    """True when this process runs in the sandbox's own pid namespace (bwrap is pid 1)."""
+    try:
+        return b"bwrap" in Path("/proc/1/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return False
+
+
+def _ancestors():
+    pids, pid = set(), os.getpid()
+    while pid > 0 and pid not in pids:
+        pids.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            pid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return pids
+
+
+def _live_pids(exclude):
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in exclude:
+            continue
+        try:
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):  # zombies are already dead; pid 1 reaps them
+            pids.append(int(entry))
+    return pids
+
+
+def _reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def sweep(child_pgid, whole_namespace):
+    """SIGKILL whatever the last check left running; True when nothing is left.
+
+    In the sandbox's pid namespace: every process but this one and its
+    ancestors (bwrap's init). Elsewhere: the child's process group only.
+    """
+    keep = _ancestors()
+    for _ in range(500):
+        if whole_namespace:
+            others = _live_pids(keep)
+            for pid in others:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        elif child_pgid is None:
+            return True
+        else:
+            try:
+                os.killpg(child_pgid, signal.SIGKILL)
+                others = [child_pgid]
+            except (ProcessLookupError, PermissionError):
+                others = []
+        _reap()
+        if not others:
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def write_own_file(path, text):
+    """Write ``path`` afresh: whatever student code left there (a FIFO, a link) is removed first."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def clear_outputs(outputs_dir, name):
+    """Remove anything student code planted under ``name``'s output names before it runs."""
+    for suffix in (".npz", ".error.txt", ".log", ".status"):
+        path = outputs_dir / f"{name}{suffix}"
+        try:
+            if path.is_dir() and not path.is_symlink():
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def fork_child(check, io_dir, whole_namespace):
+    """Fork the check's child; if the process table is full, sweep once and retry."""
+    for attempt in range(2):
+        try:
+            pid = os.fork()
+        except BlockingIOError:
+            if attempt:
+                raise
+            sweep(None, whole_namespace)
+            continue
+        if pid == 0:
+            run_child(check, io_dir)
+        try:
+            os.setpgid(pid, pid)  # the child does the same; whichever runs first wins the race
+        except (ProcessLookupError, PermissionError):
+            pass
+        return pid
+
+
 def main(io_dir):
     io_dir = Path(io_dir)
+    make_undumpable()
+    whole_namespace = _own_pid_namespace()
     order = json.loads((io_dir / "order.json").read_text())
     warm_imports()
-    (io_dir / "outputs").mkdir(exist_ok=True)
+    outputs_dir = io_dir / "outputs"
+    outputs_dir.mkdir(exist_ok=True)
     for name in order["checks"]:
-        status_file = io_dir / "outputs" / f"{name}.status"
-        status_file.write_text("started")
+        status_file = outputs_dir / f"{name}.status"
+        clear_outputs(outputs_dir, name)
+        write_own_file(status_file, "started")
         start = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            run_child(REGISTRY[name], io_dir)
+        try:
+            pid = fork_child(REGISTRY[name], io_dir, whole_namespace)
+        except OSError as exc:
+            write_own_file(status_file, json.dumps({"state": "killed", "info": f"could not start ({exc})",
+                                                    "seconds": 0.0}))
+            continue
         state, info = wait_for(pid, start + order["check_wall_s"])
-        status_file.write_text(json.dumps({"state": state, "info": info,
-                                           "seconds": round(time.monotonic() - start, 3)}))
+        swept = sweep(pid, whole_namespace)
+        if not swept:
+            info += "; processes it started could not all be ended"
+        write_own_file(status_file, json.dumps({"state": state, "info": info,
+                                                "seconds": round(time.monotonic() - start, 3)}))
 
 
 if __name__ == "__main__":

@@ -39,36 +39,104 @@ def prepare_io(workdir, names, seed, check_wall_s):
     return io_dir, prepared
 
 
-def read_result(name, io_dir, inputs, expected, outcome):
-    """Score one check from what the sandbox left in ``io_dir/outputs``."""
+def _read_text(path, limit):
+    """At most ``limit`` characters of a file the sandbox wrote (regular files only)."""
+    if not path.is_file() or path.is_symlink():
+        return None
+    with open(path, "rb") as handle:
+        return handle.read(limit).decode("utf-8", errors="replace")
+
+
+def load_outputs(path, max_bytes):
+    """The arrays of an outputs ``.npz`` written in the sandbox, read defensively.
+
+    The file comes from student code, so before anything is read: a plain zip of
+    ``.npy`` members, each member's declared size and its array header's size
+    within ``max_bytes`` in total, no compression (np.savez never compresses, so
+    there is nothing to inflate), numbers only (``allow_pickle=False``).
+    Raises ValueError naming what is wrong.
+    """
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    if not path.is_file() or path.is_symlink():
+        raise ValueError("the check's output is not a plain file")
+    if path.stat().st_size > max_bytes:
+        raise ValueError(f"the check's output is larger than {max_bytes >> 20} MB")
+    got, total = {}, 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > 256:
+                raise ValueError(f"the check's output holds {len(members)} arrays")
+            for info in members:
+                total += info.file_size
+                if info.compress_type != zipfile.ZIP_STORED or total > max_bytes:
+                    raise ValueError("the check's output is compressed or too large")
+                if not info.filename.endswith(".npy"):
+                    raise ValueError(f"unexpected member {info.filename!r} in the check's output")
+                data = archive.read(info)  # zipfile stops at the declared size and checks the CRC
+                stream = io.BytesIO(data)
+                version = npy_format.read_magic(stream)
+                readers = {(1, 0): npy_format.read_array_header_1_0, (2, 0): npy_format.read_array_header_2_0}
+                if version not in readers:
+                    raise ValueError(f"array {info.filename!r} has an unsupported .npy version {version}")
+                shape, _, dtype = readers[version](stream)
+                if dtype.hasobject:
+                    raise ValueError("the check's output holds Python objects")
+                count = 1
+                for n in shape:
+                    count *= n
+                if count * dtype.itemsize > len(data):
+                    raise ValueError(f"array {info.filename!r} declares more data than it holds")
+                stream.seek(0)
+                got[info.filename[:-4]] = npy_format.read_array(stream, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as exc:
+        raise ValueError(f"the check's output cannot be read ({exc})") from None
+    return got
+
+
+def read_result(name, io_dir, inputs, expected, outcome, max_output_bytes=64 << 20):
+    """Score one check from what the sandbox left in ``io_dir/outputs``.
+
+    Everything there was writable by student code: files are read as plain
+    files with size caps, and anything malformed scores 0 with a reason,
+    never an error of the grader.
+    """
     out = io_dir / "outputs"
-    status_file = out / f"{name}.status"
+    text = _read_text(out / f"{name}.status", 1000)
     status = {}
-    if status_file.exists():
-        text = status_file.read_text()[:1000]
-        status = json.loads(text) if text.startswith("{") else {"state": "unfinished"}
+    if text is not None:
+        try:
+            status = json.loads(text) if text.startswith("{") else {"state": "unfinished"}
+        except ValueError:
+            status = {"state": "unfinished"}
+        if not isinstance(status, dict):
+            status = {"state": "unfinished"}
     state = status.get("state")
+    info = str(status.get("info", ""))[:200]
     if state is None:
         reason = "; ".join(outcome.limit_messages) or "the check runner stopped before this check"
         return core.Result(name, 0.0, f"not run: {reason}")
-    if state == "unfinished":
+    if state not in ("exited", "timeout", "killed"):
         reason = "; ".join(outcome.limit_messages) or "the process was ended from inside"
         return core.Result(name, 0.0, f"stopped while running: {reason}")
     if state == "timeout":
         return core.Result(name, 0.0, "stopped: your code ran past this check's time limit")
     if state == "killed":
-        why = "it ran out of memory" if outcome.memory_exceeded else status.get("info", "")
+        why = "it ran out of memory" if outcome.memory_exceeded else info
         return core.Result(name, 0.0, f"stopped: the process was killed ({why})")
-    error_file = out / f"{name}.error.txt"
-    if error_file.exists():
-        return core.error_result(name, error_file.read_text(errors="replace")[-4000:])
+    error = _read_text(out / f"{name}.error.txt", 1 << 20)
+    if error is not None:
+        return core.error_result(name, error[-4000:])
     result_file = out / f"{name}.npz"
     if not result_file.exists():
-        return core.Result(name, 0.0, f"your code ended the process ({status.get('info')}) "
+        return core.Result(name, 0.0, f"your code ended the process ({info}) "
                                       "before the check could finish")
     try:
-        with np.load(result_file, allow_pickle=False) as data:
-            got = {k: data[k] for k in data.files}
+        got = load_outputs(result_file, max_output_bytes)
         parts = REGISTRY[name].score(got, expected, inputs)
     except Exception as exc:  # unreadable or malformed outputs
         return core.error_result(name, core.describe_exception(exc))
@@ -99,5 +167,5 @@ def grade_sandboxed(workdir, names, limits, seed=DEFAULT_SEED, hidden=(), allow_
         command, workdir, run_limits, sandbox=use_sandbox,
         hidden=[REFERENCE_ROOT, *hidden], readable=[sys.prefix],
         extra_ro_binds=[(GRADER_PACKAGE, mount)])
-    results = [read_result(name, io_dir, *prepared[name], outcome) for name in names]
+    results = [read_result(name, io_dir, *prepared[name], outcome, run_limits.max_file_bytes) for name in names]
     return results, outcome
