@@ -16,6 +16,7 @@ import shutil
 import stat
 import unicodedata
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 CHUNK = 1 << 16
@@ -75,12 +76,24 @@ def _copy_stream(source, target_path, budget):
 
 
 def _unpack_zip(archive_path, dest, budget, problems):
+    # The archive itself may not be larger than what it may unpack to: this bounds
+    # the central directory the zip module reads (and holds in memory) first.
+    if os.path.getsize(archive_path) > budget.max_bytes:
+        raise IntakeError(f"the submission's zip is larger than {budget.max_bytes >> 20} MB")
     try:
         archive = zipfile.ZipFile(archive_path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise IntakeError(f"the submission is not a readable zip file ({exc})") from None
+    except UnicodeDecodeError:
+        raise IntakeError("the submission's zip has file names that are not valid UTF-8; "
+                          "zip it again with an ordinary zip tool") from None
+    except (ValueError, NotImplementedError, RuntimeError) as exc:
+        raise IntakeError(f"the submission's zip cannot be read ({exc})") from None
     with archive:
-        for info in archive.infolist():
+        entries = archive.infolist()
+        if len(entries) > 4 * budget.max_files:  # folders count too, so allow some slack
+            raise IntakeError(f"the submission has more than {budget.max_files} files")
+        for info in entries:
             if info.is_dir():
                 continue
             # Unix mode bits, when the zip tool stored them; many tools store none, or
@@ -100,8 +113,14 @@ def _unpack_zip(archive_path, dest, budget, problems):
             try:
                 with archive.open(info) as source:
                     _copy_stream(source, dest / path, budget)
-            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
-                (dest / path).unlink(missing_ok=True)  # never stage a partial file
+            except IntakeError:  # a cap was exceeded: the whole submission is refused
+                raise
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, ValueError,
+                    EOFError, zlib.error) as exc:
+                try:
+                    (dest / path).unlink(missing_ok=True)  # never stage a partial file
+                except OSError:  # e.g. the name is a folder made by another entry
+                    pass
                 problems.append(f"skipped '{path}': it could not be read ({exc})")
 
 
