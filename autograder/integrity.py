@@ -5,8 +5,19 @@ a NumPy layer written with torch, or attention delegated to PyTorch's own
 implementation, earns hidden-check points without the student writing the
 thing the part teaches. The grader does not change scores for them; it lists
 them in the report so an instructor can look. The source is parsed, never run.
+
+Notebooks are compared with the release: a locked cell (nbgrader's read-only
+test cells) whose content no longer matches the checksum nbgrader stored in
+the released notebook is flagged. Our grader never takes points from notebook
+cells, so an edited test cell changes no score; it is worth a person's look.
 """
 import ast
+
+from autograder.assignment import ROOT
+
+RELEASE_DIR = ROOT / "release"
+MAX_SOURCE_BYTES = 2 << 20  # larger student files are flagged, not parsed
+MAX_NOTEBOOK_BYTES = 64 << 20
 
 # Files whose graded code must be NumPy only.
 NUMPY_ONLY = ("cs231n/rnn_layers.py", "cs231n/classifiers/rnn.py")
@@ -44,10 +55,14 @@ def _torch_names_used(tree):
 
 def flags_for(path, source):
     """Flags (strings) for one student file's ``source``."""
+    if len(source) > MAX_SOURCE_BYTES:
+        return [f"{path}: too large to analyse ({len(source) >> 10} KB)"]
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return [f"{path}: does not parse (line {exc.lineno}): {exc.msg}"]
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
+        return [f"{path}: does not parse ({type(exc).__name__}: {str(exc)[:100]})"]
     flags = []
     if path in NUMPY_ONLY:
         for line, module in _imports(tree):
@@ -60,11 +75,89 @@ def flags_for(path, source):
     return sorted(set(flags))
 
 
-def integrity_flags(root, student_files):
-    """Flags for every student file present under ``root``."""
+def _locked_cells(nb):
+    """{grade_id: cell} of a notebook's cells nbgrader locks (test cells, read-only cells)."""
+    cells = {}
+    for cell in nb.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell, dict) else {}
+        if not isinstance(meta, dict) or not meta.get("grade_id"):
+            continue
+        if meta.get("locked") or (meta.get("grade") and not meta.get("solution")):
+            cells[str(meta["grade_id"])] = cell
+    return cells
+
+
+def _cell_fingerprint(cell, source=None):
+    """nbgrader's checksum of ``cell`` (of ``source`` instead of its own, if given)."""
+    import copy
+
+    from nbgrader.utils import compute_checksum
+
+    if source is not None:
+        cell = copy.deepcopy(cell)
+        cell.source = source
+    return compute_checksum(cell)
+
+
+def _read_notebook(text):
+    import nbformat
+
+    try:
+        return nbformat.reads(text, as_version=4)
+    except Exception:  # not JSON, not a notebook: staging reports it and grades the release's
+        return None
+
+
+def notebook_flags(name, submitted, released):
+    """Flags for the submitted notebook ``name`` (JSON text) against the release's (JSON text).
+
+    A locked cell is unchanged when nbgrader's checksum of the submitted cell is
+    the one the release stores, or when it differs from the release's cell only
+    in leading or trailing blank space (tools differ in the newline they keep).
+    """
+    nb, released = _read_notebook(submitted), _read_notebook(released)
+    if nb is None or released is None:
+        return []
+    mine = _locked_cells(nb)
+    flags = []
+    for grade_id, cell in _locked_cells(released).items():
+        stored = cell["metadata"]["nbgrader"].get("checksum")
+        theirs = mine.get(grade_id)
+        if theirs is None:
+            flags.append(f"{name}: the locked cell '{grade_id}' was deleted or lost its nbgrader metadata")
+            continue
+        try:
+            same = _cell_fingerprint(theirs) == stored or (
+                _cell_fingerprint(theirs, str(theirs.source).strip()) ==
+                _cell_fingerprint(cell, str(cell.source).strip()))
+        except Exception:  # metadata malformed beyond what nbgrader can checksum
+            same = False
+        if not same:
+            flags.append(f"{name}: the locked cell '{grade_id}' was changed (its nbgrader checksum "
+                         "differs from the released notebook's)")
+    return flags
+
+
+def integrity_flags(root, student_files, release_dir=None, notebooks=None):
+    """Flags for every student file and released notebook present under ``root``.
+
+    ``notebooks`` defaults to every notebook of ``release_dir`` (the instructor's
+    release) that the submission holds.
+    """
     flags = []
     for path in student_files:
         file = root / path
         if file.is_file():
             flags += flags_for(path, file.read_text(errors="replace"))
+    release_dir = RELEASE_DIR if release_dir is None else release_dir
+    if notebooks is None:
+        notebooks = sorted(p.name for p in release_dir.glob("*.ipynb")) if release_dir.is_dir() else []
+    for name in notebooks:
+        submitted, released = root / name, release_dir / name
+        if not (submitted.is_file() and released.is_file()):
+            continue
+        if submitted.stat().st_size > MAX_NOTEBOOK_BYTES:
+            flags.append(f"{name}: too large to compare with the release")
+            continue
+        flags += notebook_flags(name, submitted.read_text(errors="replace"), released.read_text())
     return flags
