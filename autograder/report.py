@@ -16,6 +16,8 @@ import json
 import nbformat
 
 MAX_IMAGES_PER_NOTEBOOK = 12
+MAX_IMAGE_CHARS = 4 << 20  # base64 characters of one figure shown in the feedback page
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def part_scores(assignment, results):
@@ -62,7 +64,11 @@ def results_json(assignment, grading):
 
 
 def notebook_images(path, limit=MAX_IMAGES_PER_NOTEBOOK):
-    """PNG images (base64 strings) from an executed notebook's outputs."""
+    """PNG images (base64 strings) from an executed notebook's outputs.
+
+    Outputs come from student code: only strict base64 of real PNG data (so
+    nothing can break out of the ``src`` attribute), at most MAX_IMAGE_CHARS each.
+    """
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception:  # an unreadable notebook simply contributes no images
@@ -72,12 +78,14 @@ def notebook_images(path, limit=MAX_IMAGES_PER_NOTEBOOK):
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             png = data.get("image/png")
-            if isinstance(png, str) and len(images) < limit:
-                try:
-                    base64.b64decode(png, validate=False)
+            if isinstance(png, str) and len(images) < limit and len(png) <= MAX_IMAGE_CHARS:
+                png = "".join(png.split())
+                try:  # strict: base64 characters only, and really a PNG
+                    if not base64.b64decode(png, validate=True).startswith(PNG_MAGIC):
+                        continue
                 except ValueError:
                     continue
-                images.append(png.replace("\n", ""))
+                images.append(png)
     return images
 
 

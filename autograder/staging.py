@@ -25,8 +25,12 @@ def stage(intake, release_dir, workdir, assignment):
     problems = []
     wanted = [p.notebook for p in assignment.parts.values()] + list(assignment.student_files)
     present = set(intake.files)
+    notebooks = {p.notebook for p in assignment.parts.values()}
     for name in wanted:
-        if name in present:
+        if name in present and name in notebooks and not readable_notebook(intake.root / name):
+            problems.append(f"'{name}' is not a readable notebook (broken JSON or not in the notebook "
+                            "format); the released (unfinished) version was run instead")
+        elif name in present:
             target = workdir / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(intake.root / name, target)
@@ -39,6 +43,21 @@ def stage(intake, release_dir, workdir, assignment):
         problems.append(f"{len(ignored)} other file(s) were ignored (only notebooks and the "
                         f"editable cs231n files are graded): {shown}")
     return problems
+
+
+def readable_notebook(path):
+    """True when ``path`` parses as a Jupyter notebook (format 4 after conversion).
+
+    Only a notebook that cannot be read at all is replaced; one that merely
+    breaks a schema rule is run as it is (tools such as Colab add such things).
+    """
+    import nbformat
+
+    try:
+        nb = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
+    except Exception:  # JSON errors, unknown formats, undecodable bytes
+        return False
+    return isinstance(nb.get("cells"), list)
 
 
 def data_mounts(workdir, data_root=ROOT):
