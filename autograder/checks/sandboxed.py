@@ -162,6 +162,8 @@ def grade_sandboxed(workdir, names, limits, seed=DEFAULT_SEED, hidden=(), allow_
     else:  # explicitly allowed unsandboxed run: a plain copy of the library
         shutil.copytree(GRADER_PACKAGE, mount, ignore=shutil.ignore_patterns("__pycache__"))
     command = [sys.executable, "-I", str(mount / "checks" / "sandbox_main.py"), str(io_dir)]
+    if use_sandbox:  # the runner may end every other process it sees after each check
+        command.append("--own-pid-namespace")
     run_limits = sandbox.Limits.from_assignment(limits, wall_s=limits.checks_wall_s)
     outcome = sandbox.run_sandboxed(
         command, workdir, run_limits, sandbox=use_sandbox,
