@@ -13,6 +13,7 @@ is then the isolation boundary) and results.json says so.
 """
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -93,7 +94,7 @@ def run(root):
     results_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         options = Options(release_dir=ROOT / "release", allow_unsandboxed=allow,
-                          hidden=(str(root / "results"),))
+                          jobs=os.cpu_count() or 1, hidden=(str(root / "results"),))
         results = grade_submission(root / "submission", Path(tmp) / "graded", options=options)
     if note:
         results["output"] = note + "\n" + results["output"]
