@@ -273,7 +273,9 @@ def run_sandboxed(command, workdir, limits=Limits(), hidden=(), readable=(), env
                 "processes": "cgroup" if cgroup else "not enforced"}
     if sandbox:
         argv = [require_sandbox()] + bwrap_args(workdir, hidden, readable, env, extra_ro_binds) + ["--"] + list(command)
-        run_env = None
+        # bwrap itself stays alive as pid 1 inside, and its /proc/1/environ is readable
+        # there: it must not carry the grader's environment (the grading seed, tokens).
+        run_env = {"PATH": _BASE_ENV["PATH"], "LANG": _BASE_ENV["LANG"]}
     else:
         argv = list(command)
         run_env = dict(_BASE_ENV, HOME=str(workdir), **(env or {}))

@@ -121,3 +121,11 @@ def test_missing_bubblewrap_refuses_with_instructions(workdir, monkeypatch):
         run_py("print(1)", workdir)
     out = run_py("print('unsandboxed')", workdir, sandbox=False)
     assert out.stdout.strip() == "unsandboxed" and out.enforced["sandbox"] is False
+
+
+def test_grader_environment_is_not_readable_through_pid_1(workdir, monkeypatch):
+    monkeypatch.setenv("CS231N_GRADER_SEED", "424242")
+    code = "print(open('/proc/1/environ', 'rb').read().count(b'424242'))"
+    out = run_py(code, workdir)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0"
