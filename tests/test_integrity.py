@@ -34,3 +34,54 @@ def test_own_classes_with_torch_like_names_are_not_flagged():
 
 def test_unparsable_file_is_reported_not_crashed():
     assert "does not parse" in flags_for("cs231n/rnn_layers.py", "def broken(:\n")[0]
+
+
+# --- locked notebook cells: our flag, and nbgrader's own detection of the same edit
+
+def _theory_release():
+    import nbformat
+
+    return nbformat.read(ROOT / "release" / "RNN_LSTM_Theory.ipynb", as_version=4)
+
+
+def _edited(nb, grade_id="step_rnn_weights"):
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    cell.source = "print('all tests pass')"
+    return nb
+
+
+def test_edited_locked_cell_is_flagged_against_the_release():
+    import nbformat
+
+    from autograder.integrity import notebook_flags
+
+    released = nbformat.writes(_theory_release())
+    assert notebook_flags("RNN_LSTM_Theory.ipynb", released, released) == []
+    flags = notebook_flags("RNN_LSTM_Theory.ipynb", nbformat.writes(_edited(_theory_release())), released)
+    assert len(flags) == 1 and "'step_rnn_weights' was changed" in flags[0]
+
+
+def test_deleted_locked_cell_and_unreadable_notebook():
+    import nbformat
+
+    from autograder.integrity import notebook_flags
+
+    released = nbformat.writes(_theory_release())
+    nb = _theory_release()
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "parity_lstm"]
+    assert any("'parity_lstm' was deleted" in f for f in notebook_flags("x.ipynb", nbformat.writes(nb), released))
+    assert notebook_flags("x.ipynb", released[:100], released) == []  # staging reports it instead
+
+
+def test_nbgrader_detects_the_same_edit():
+    from nbgrader.validator import Validator
+
+    assert Validator()._get_changed_cells(_theory_release()) == []
+    changed = Validator()._get_changed_cells(_edited(_theory_release()))
+    assert [c.metadata.nbgrader["grade_id"] for c in changed] == ["step_rnn_weights"]
+
+
+@pytest.mark.parametrize("source", ["x = y" + ".a" * 100000, "-" * 1000000 + "1", "a = 1\0"])
+def test_sources_that_crash_the_parser_are_flags_not_errors(source):
+    flags = flags_for("cs231n/rnn_layers.py", source)
+    assert flags and "does not parse" in flags[0]

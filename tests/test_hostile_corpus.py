@@ -1,0 +1,335 @@
+"""The hostile corpus (tests/hostile/cases.py) graded as ONE batch, in parallel.
+
+Proves, for every case: a result with a reason, no score above what the
+submission earned (bounds from assignment.toml's covers, never from the
+grader's output), the expected messages and integrity flags. For the batch:
+the reference still gets full marks; the grader's files, the hidden data and
+every submission are unchanged; nothing reached or listened on the host's
+network; no process is left; no secret reached any output; the grader's own
+memory stayed bounded.
+"""
+import collections
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import resource
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.assignment import ROOT, load_assignment
+from autograder.batch import grade_batch
+from autograder.demo_submissions import reference_files
+from autograder.grade import Options
+from autograder.sandbox import bwrap_path
+from hostile import cases as corpus
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]
+
+ASSIGNMENT = load_assignment()
+RELEASE = ROOT / "release"
+NOTEBOOKS = ("RNN_Captioning.ipynb", "RNN_LSTM_Theory.ipynb")
+TIGHT = dataclasses.replace(ASSIGNMENT, limits=dataclasses.replace(
+    ASSIGNMENT.limits, cell_wall_s=20, notebook_wall_s=60, check_wall_s=10, checks_wall_s=150, memory_mb=2048))
+GUARDED = ("cs231n", "autograder", "assignment", "release")
+
+
+def tree_hashes(paths):
+    """{path: sha256} of every file under ``paths`` (no __pycache__)."""
+    hashes = {}
+    for top in map(Path, paths):
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for file in files:
+            if "__pycache__" in file.parts:
+                continue
+            hashes[str(file)] = hashlib.sha256(file.read_bytes()).hexdigest()
+    return hashes
+
+
+def listening_ports():
+    """{(proto, port)} of sockets listening in the host's network namespace."""
+    found = set()
+    for proto in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/net/{proto}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A":  # LISTEN
+                found.add((proto, int(fields[1].rsplit(":", 1)[1], 16)))
+    return found
+
+
+def processes_matching(needles):
+    """[(pid, cmdline)] of live processes whose command line or cwd holds a needle."""
+    hits = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            cwd = ""
+        if state != "Z" and any(n in cmdline or n in cwd for n in needles):
+            hits.append((int(entry), cmdline[:200]))
+    return hits
+
+
+class Listener:
+    """A TCP listener on the host's 127.0.0.1 that records every connection."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections, self.stop = [], threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stop.is_set():
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                continue
+            self.connections.append(peer)
+            conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+class PortWatcher:
+    """Polls the host's listening sockets while the batch runs."""
+
+    def __init__(self, port):
+        self.port, self.seen, self.stop = port, set(), threading.Event()
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+        self.thread.start()
+
+    def watch(self):
+        while not self.stop.is_set():
+            self.seen |= {p for p in listening_ports() if p[1] == self.port}
+            time.sleep(0.1)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclasses.dataclass
+class Run:
+    ctx: corpus.Context
+    base: Path
+    out: Path
+    results: dict
+    hashes_before: dict
+    hashes_after: dict
+    connections: list
+    port2_seen: set
+    listeners_before: set
+    listeners_after: set
+    leftovers: list
+    maxrss_growth_mb: float
+    wall_s: float
+
+
+@pytest.fixture(scope="module")
+def run(monkeypatch_module):
+    scratch = Path("/var/tmp") if Path("/var/tmp").is_dir() else None  # outside /tmp: the hiding is what protects
+    base = Path(tempfile.mkdtemp(prefix="hostile-", dir=scratch))
+    submissions, out = base / "submissions", base / "graded"
+    submissions.mkdir()
+    listener = Listener()
+    ctx = corpus.Context(token=f"hostile{secrets.token_hex(6)}", secret=f"canary-{secrets.token_hex(16)}",
+                         repo=ROOT, submissions=submissions, out_root=out, canary=submissions / "canary.txt",
+                         port=listener.port, port2=free_port())
+    ctx.canary.write_text(ctx.secret)
+    monkeypatch_module.setenv("CS231N_HOSTILE_CANARY", ctx.secret)
+    reference = reference_files(ASSIGNMENT)
+    corpus.set_reference(reference)
+    corpus.write_zip(submissions / "reference.zip", reference)
+    for case in corpus.CASES:
+        path = submissions / f"{case.id}.zip"
+        if case.raw:
+            case.raw(ctx, path)
+        else:
+            corpus.write_zip(path, case.build(dict(reference), ctx))
+    guarded = [ROOT / d for d in GUARDED] + [submissions]
+    hashes_before = tree_hashes(guarded)
+    listeners_before = listening_ports()
+    watcher = PortWatcher(ctx.port2)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    try:
+        results = grade_batch([submissions], out, workers=2, progress=False, assignment=TIGHT,
+                              options=Options(release_dir=RELEASE, notebooks=NOTEBOOKS))
+    finally:
+        wall = time.monotonic() - start
+        watcher.close()
+    rss_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    needles = [ctx.token, str(base)]
+    deadline = time.monotonic() + 10
+    while processes_matching(needles) and time.monotonic() < deadline:  # teardown grace
+        time.sleep(0.2)
+    leftovers = processes_matching(needles)
+    listener.close()
+    print(f"\nhostile corpus: {len(results)} submissions graded in {wall:.0f} s")
+    yield Run(ctx, base, out, results, hashes_before, tree_hashes(guarded), list(listener.connections),
+              watcher.seen, listeners_before, listening_ports(), leftovers, rss_growth, wall)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    patcher = pytest.MonkeyPatch()
+    yield patcher
+    patcher.undo()
+
+
+def covering(targets):
+    """Checks whose covers include a broken target ("file:function", or a whole file)."""
+    names = set()
+    for spec in ASSIGNMENT.checks.values():
+        for target in targets:
+            if any(c == target or (":" not in target and c.split(":", 1)[0] == target) for c in spec.covers):
+                names.add(spec.name)
+    return names
+
+
+def scores(result):
+    return {t["name"].split(": ")[-1]: (t["score"], t["max_score"], t["output"]) for t in result["tests"]}
+
+
+def _param(case):
+    marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in corpus.CASES])
+def test_case(run, case):
+    result = run.results[case.id]
+    meta = json.loads((run.out / case.id / "grading.json").read_text())
+    assert meta["grader_error"] == "", meta["grader_error"]
+    got = scores(result)
+    total = ASSIGNMENT.auto_points()
+    if case.refused:
+        assert result["score"] == 0
+        assert "the submission was refused" in result["output"]
+    broken = covering(case.breaks)
+    must_zero = set(case.must_zero) if case.must_zero is not None else broken
+    assert must_zero <= broken, f"must_zero names checks that cover nothing broken: {must_zero - broken}"
+    for name in must_zero:
+        assert got[name][0] == 0, f"{name} scored {got[name][0]} although it covers broken code: {got[name][2]}"
+    bound = total - sum(ASSIGNMENT.checks[n].points for n in must_zero)
+    assert result["score"] <= bound + 1e-9
+    if case.isolated and not case.refused:
+        collateral = {n: s[2] for n, s in got.items() if n not in broken and s[0] < s[1]}
+        assert not collateral, f"checks that cover nothing broken lost points: {collateral}"
+    for pattern in case.output:
+        assert re.search(pattern, result["output"]), f"{pattern!r} not in the output:\n{result['output']}"
+    for name, pattern in case.messages.items():
+        assert re.search(pattern, got[name][2]), f"{name}: {pattern!r} not in {got[name][2]!r}"
+    for pattern in case.flags:
+        assert any(re.search(pattern, f) for f in meta["flags"]), f"no flag matches {pattern!r}: {meta['flags']}"
+        assert re.search(pattern, result["output"])  # the flag reaches the report
+    for notebook, pattern in case.notebooks.items():
+        message = meta["notebooks"][notebook]["message"]
+        assert not meta["notebooks"][notebook]["ok"] and re.search(pattern, message, re.I), message
+
+
+def test_every_submission_has_a_result_with_a_reason(run):
+    assert set(run.results) == {"reference", *(c.id for c in corpus.CASES)}
+    for sid, result in run.results.items():
+        assert len(result["tests"]) == len(ASSIGNMENT.checks)
+        for test in result["tests"]:
+            assert 0 <= test["score"] <= test["max_score"]
+            assert test["output"].strip(), f"{sid}: {test['name']} has no message"
+            if test["score"] < test["max_score"]:
+                assert test["output"] != "passed", f"{sid}: {test['name']}"
+        assert (run.out / sid / "feedback.html").is_file()
+
+
+def test_reference_in_the_same_batch_gets_full_marks(run):
+    reference = run.results["reference"]
+    assert reference["score"] == ASSIGNMENT.auto_points(), [
+        (t["name"], t["output"]) for t in reference["tests"] if t["score"] < t["max_score"]]
+    meta = json.loads((run.out / "reference" / "grading.json").read_text())
+    assert meta["flags"] == [] and all(n["ok"] for n in meta["notebooks"].values()), meta
+
+
+def test_grader_files_hidden_data_and_submissions_are_unchanged(run):
+    changed = {p for p in set(run.hashes_before) | set(run.hashes_after)
+               if run.hashes_before.get(p) != run.hashes_after.get(p)}
+    assert not changed, sorted(changed)
+    places = [ROOT, *(ROOT / d for d in GUARDED), ROOT / "autograder" / "checks", ROOT / "cs231n" / "datasets",
+              run.ctx.submissions, run.base, Path("/var/tmp"), Path("/tmp"), Path("/root"), Path("/etc"),
+              Path(sys.prefix)]
+    escaped = [p for place in places for p in place.glob(f"*{run.ctx.token}*")]
+    assert not escaped, escaped
+
+
+def test_nothing_reached_or_listened_on_the_host_network(run):
+    assert run.connections == [], run.connections
+    assert run.port2_seen == set(), run.port2_seen
+    assert not {p for p in run.listeners_after - run.listeners_before if p[1] == run.ctx.port2}
+
+
+def test_no_process_is_left_behind(run):
+    assert run.leftovers == [], run.leftovers
+
+
+def test_no_secret_reaches_any_output(run):
+    """The canary's secret (beside the submissions, and in the grader's environment)
+    appears in no report, executed notebook or log of any submission."""
+    leaks = []
+    for file in run.out.rglob("*"):
+        if file.is_file() and not file.is_symlink():
+            data = file.read_bytes()
+            if run.ctx.secret.encode() in data:
+                leaks.append(str(file.relative_to(run.out)))
+    assert not leaks, leaks
+    assert not list(run.out.rglob(".work")), "scratch folders were left behind"
+
+
+def test_feedback_pages_carry_no_markup_from_student_outputs(run):
+    page = (run.out / "nb_xss_image" / "feedback.html").read_text()
+    assert "onerror" not in page and run.ctx.token not in page
+
+
+def test_the_grader_memory_stays_bounded(run):
+    assert run.maxrss_growth_mb < 1024, f"the grader's peak memory grew by {run.maxrss_growth_mb:.0f} MB"
+
+
+def test_defence_table(run):
+    """Not an assertion of behaviour: the count of cases per defence, for the record."""
+    table = collections.Counter(c.defence for c in corpus.CASES)
+    assert sum(table.values()) == len(corpus.CASES) >= 30
+    print("\n" + "\n".join(f"{n:3d}  {d}" for d, n in table.most_common()))
+    print(f"wall time of the batch: {run.wall_s:.0f} s for {len(run.results)} submissions")
