@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from autograder.checks import REGISTRY
-from autograder.checks.captioning_training import NUM_EPOCHS
-from autograder.checks.local import grade, make_inputs
+from autograder.checks.captioning_training import NUM_EPOCHS, PARAM_PREFIX
+from autograder.checks.local import grade, make_inputs, prepared
 from autograder.reference import reference_modules
 from mutation import Mutant, assert_loses_only_covering_checks
 
@@ -50,18 +50,23 @@ def test_training_is_reproducible_and_leaves_the_global_random_state(name):
 
 
 @pytest.mark.parametrize("name", TRAINING_CHECKS)
-def test_nan_and_short_histories_score_zero(name):
+def test_the_score_trusts_the_trained_parameters_not_the_reported_loss(name):
+    """The loss that counts is the reference's, on the parameters the run hands back."""
     check = REGISTRY[name]
-    inputs = make_inputs(check)
-    n = NUM_EPOCHS  # one iteration per epoch
-    expected = {"loss_history": np.linspace(20, 0.01, n)}
+    inputs, expected = prepared(check)
     assert all(p.ok for p in check.score(expected, expected, inputs))
-    nan = {"loss_history": np.full(n, np.nan)}
-    assert not any(p.ok for p in check.score(nan, expected, inputs))
-    short = {"loss_history": np.linspace(20, 0.01, n - 1)}
-    assert not any(p.ok for p in check.score(short, expected, inputs))
-    stuck = {"loss_history": np.full(n, 20.0)}
-    assert not any(p.ok for p in check.score(stuck, expected, inputs))
+    untrained = dict(expected)
+    for key in [k for k in expected if k.startswith(PARAM_PREFIX)]:
+        untrained[key] = np.random.default_rng(0).standard_normal(expected[key].shape) * 0.01
+    untrained["loss_history"] = np.linspace(20, 0.001, NUM_EPOCHS)  # a made-up, perfect history
+    assert not any(p.ok for p in check.score(untrained, expected, inputs))
+    some_key = next(k for k in expected if k.startswith(PARAM_PREFIX))
+    for broken, why in [({some_key: np.full(expected[some_key].shape, np.nan)}, "NaN"),
+                        ({some_key: expected[some_key][:1]}, "shape"),
+                        ({some_key: None}, "missing")]:
+        got = {k: v for k, v in {**expected, **broken}.items() if v is not None}
+        parts = check.score(got, expected, inputs)
+        assert not any(p.ok for p in parts) and why in parts[0].detail, parts[0].detail
 
 
 @pytest.mark.slow

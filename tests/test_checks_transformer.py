@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from autograder.checks import REGISTRY
-from autograder.checks.local import grade, make_inputs
-from autograder.checks.transformer import OVERFIT_BAR
+from autograder.checks.local import grade, make_inputs, prepared
+from autograder.checks.transformer import OVERFIT_BAR, OVERFIT_ITERATIONS, PARAM_PREFIX
 from autograder.reference import reference_modules
 from mutation import Mutant, assert_loses_only_covering_checks
 
@@ -94,5 +94,15 @@ def test_overfit_bar_has_a_wide_margin_for_the_reference(seed):
     # Calibration (40 seeds when the bar was set): the reference ends between
     # 0.009 and 0.034; a model that ignores the image cannot go below ~0.33.
     check = REGISTRY["transformer_overfit"]
-    out = check.run(reference_modules(check.modules), make_inputs(check, seed))
-    assert float(out["final_loss"]) < OVERFIT_BAR / 3
+    inputs = make_inputs(check, seed)
+    final, problem = check.trusted_loss(check.run(reference_modules(check.modules), inputs), inputs)
+    assert problem is None and final < OVERFIT_BAR / 3
+
+
+def test_a_made_up_loss_history_earns_nothing_without_trained_weights():
+    check = REGISTRY["transformer_overfit"]
+    inputs, expected = prepared(check)
+    assert all(p.ok for p in check.score(expected, expected, inputs))
+    faked = {k: (np.zeros_like(v) if k.startswith(PARAM_PREFIX) else v) for k, v in expected.items()}
+    faked["loss_history"] = np.linspace(3, 0.001, OVERFIT_ITERATIONS)
+    assert not any(p.ok for p in check.score(faked, expected, inputs))

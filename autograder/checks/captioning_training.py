@@ -17,11 +17,19 @@ compare loss histories with the reference's step by step (floating-point
 differences between correct implementations grow during training): it asks
 that the loss went down and ended below a threshold calibrated with the
 reference, with a wide margin.
+
+The loss that counts is never the one the student's code reports: ``run``
+hands back the trained parameters, and ``score`` (outside the sandbox)
+computes their loss with the reference CaptioningRNN. A ``loss`` that invents
+a falling history therefore earns nothing unless its parameters really fit.
 """
 import numpy as np
 
 from autograder.checks.core import Check, Part, register
 from autograder.checks.rnn import vocabulary
+from autograder.reference import REFERENCE_LOCK, reference_modules
+
+PARAM_PREFIX = "param_"  # outputs named param_<name> carry the trained model.params
 
 # Hyperparameters of the hidden training runs (fixed: the thresholds below were
 # calibrated for them). Full-batch Adam, one iteration per epoch.
@@ -36,8 +44,8 @@ LEARNING_RATE = 2e-2
 # lowest loss of the last 10 iterations was at most 0.021 (RNN) and 0.033 (LSTM),
 # median 0.008 and 0.011; the mean of the last 5 iterations was at most 0.012
 # times the mean of the first 5. The thresholds leave a margin of about 10x.
-FINAL_LOSS = {"rnn": 0.3, "lstm": 0.3}  # for the lowest loss of the last 10 iterations
-DECREASE_FRACTION = 0.1  # mean of the last 5 losses / mean of the first 5
+FINAL_LOSS = {"rnn": 0.3, "lstm": 0.3}  # the trained parameters' loss
+DECREASE_FRACTION = 0.1  # trained parameters' loss / mean of the reference's first 5 losses
 
 
 def training_problem(rng):
@@ -70,6 +78,12 @@ class _TrainingCheck(Check):
     def inputs(self, rng):
         return training_problem(rng)
 
+    def _model(self, cs231n, problem):
+        """A fresh CaptioningRNN for ``problem`` (its weights drawn from NumPy's global state)."""
+        return cs231n.rnn.CaptioningRNN(
+            vocabulary(int(problem["vocab_size"])), input_dim=problem["features"].shape[1],
+            wordvec_dim=WORDVEC_DIM, hidden_dim=HIDDEN_DIM, cell_type=self.cell_type, dtype=np.float64)
+
     def run(self, cs231n, problem):
         features, captions = problem["features"], problem["captions"]
         n = features.shape[0]
@@ -82,40 +96,52 @@ class _TrainingCheck(Check):
         saved = np.random.get_state()
         np.random.seed(int(problem["seed"]))
         try:
-            model = cs231n.rnn.CaptioningRNN(
-                vocabulary(int(problem["vocab_size"])), input_dim=features.shape[1],
-                wordvec_dim=WORDVEC_DIM, hidden_dim=HIDDEN_DIM, cell_type=self.cell_type,
-                dtype=np.float64)
+            model = self._model(cs231n, problem)
             solver = cs231n.captioning_solver.CaptioningSolver(
                 model, data, update_rule="adam", optim_config={"learning_rate": LEARNING_RATE},
                 lr_decay=1.0, batch_size=n, num_epochs=NUM_EPOCHS, verbose=False)
             solver.train()
         finally:
             np.random.set_state(saved)
-        return {"loss_history": np.asarray(solver.loss_history, dtype=np.float64)}
+        return {"loss_history": np.asarray(solver.loss_history, dtype=np.float64),
+                **{PARAM_PREFIX + k: np.asarray(v, dtype=np.float64) for k, v in model.params.items()}}
+
+    def trusted_loss(self, got, problem):
+        """The loss of the student's trained parameters under the reference model.
+
+        Returns (loss, None), or (None, what is wrong with the parameters).
+        """
+        with REFERENCE_LOCK:  # the initial weights draw from NumPy's global generator
+            model = self._model(reference_modules(self.modules), problem)
+        trained = {k[len(PARAM_PREFIX):]: v for k, v in got.items() if k.startswith(PARAM_PREFIX)}
+        for name, value in model.params.items():
+            given = trained.get(name)
+            if given is None or given.shape != value.shape:
+                shape = "missing" if given is None else f"shape {given.shape}"
+                return None, f"the trained parameter {name} is {shape}; expected shape {value.shape}"
+            if not np.all(np.isfinite(given)):
+                return None, f"the trained parameter {name} holds NaN or inf"
+        model.params = {name: np.asarray(trained[name], dtype=np.float64) for name in model.params}
+        loss, _ = model.loss(problem["features"], problem["captions"])
+        return float(loss), None
 
     def score(self, got, expected, inputs):
-        history = np.asarray(got.get("loss_history"), dtype=np.float64)
-        want = np.asarray(expected["loss_history"])
-        problem = None
-        if history.shape != want.shape:
-            problem = f"the loss history has {history.size} entries; expected {want.size}"
-        elif not np.all(np.isfinite(history)):
-            problem = "the training loss became NaN or inf"
+        final, problem = self.trusted_loss(got, inputs)
+        if problem is None and not np.isfinite(final):
+            problem = "the trained parameters give a NaN or inf loss"
         if problem:
             return [Part("decreasing loss", False, problem), Part("final loss", False, problem)]
-        first, last = history[:5].mean(), history[-5:].mean()
-        decreasing = last < DECREASE_FRACTION * first
+        start = float(np.mean(expected["loss_history"][:5]))  # the reference's start: same problem, same seed
+        decreasing = final < DECREASE_FRACTION * start
         threshold = FINAL_LOSS[self.cell_type]
-        final = history[-10:].min()
         hint = "; check the gradients of your CaptioningRNN.loss and recurrent layers"
+        measured = "the reference's loss function on your trained parameters"
         return [
             Part("decreasing loss", decreasing,
-                 f"training loss went from {first:.3g} to {last:.3g} (means of the first and last "
-                 "5 iterations)" + ("" if decreasing else
-                                    f", expected below {DECREASE_FRACTION:g} times the start{hint}")),
+                 f"training took the loss from about {start:.3g} to {final:.3g} ({measured})"
+                 + ("" if decreasing else f", expected below {DECREASE_FRACTION:g} times the start{hint}")),
             Part("final loss", final < threshold,
-                 f"final training loss {final:.3g} (lowest of the last 10 iterations)"
+                 f"final training loss {final:.3g}"
                  + ("" if final < threshold else
                     f", expected below {threshold:g} when overfitting a tiny dataset{hint}")),
         ]

@@ -8,13 +8,12 @@ import contextlib
 import hashlib
 import io
 import os
-import threading
 import warnings
 
 import numpy as np
 
 from autograder.checks import core
-from autograder.reference import current_modules, reference_modules
+from autograder.reference import REFERENCE_LOCK, current_modules, reference_modules
 
 # The grading seed decides the hidden inputs. Instructors keep theirs secret in
 # CS231N_GRADER_SEED (or pass --seed); the fallback is public, fine for CI only.
@@ -42,15 +41,11 @@ def run_student(check, namespace, inputs):
         return None, core.describe_exception(exc)
 
 
-# Reference runs seed global random generators (torch, numpy) and swap
-# sys.modules entries, so concurrent runs in one process (batch grading uses
-# threads) could draw each other's random numbers: they run one at a time.
-_REFERENCE_LOCK = threading.RLock()
 _prepared = {}
 
 
 def expected_outputs(check, inputs):
-    with _REFERENCE_LOCK:
+    with REFERENCE_LOCK:
         outputs, error = run_student(check, reference_modules(check.modules), inputs)
     if error:
         raise RuntimeError(f"the reference failed check {check.name}:\n{error}")
@@ -59,7 +54,7 @@ def expected_outputs(check, inputs):
 
 def prepared(check, seed=DEFAULT_SEED):
     """(hidden inputs, expected outputs) of ``check`` for ``seed``, computed once per process."""
-    with _REFERENCE_LOCK:
+    with REFERENCE_LOCK:
         key = (check.name, seed)
         if key not in _prepared:
             inputs = make_inputs(check, seed)

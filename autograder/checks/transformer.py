@@ -11,6 +11,7 @@ imported inside ``run`` so that importing the check library stays cheap.
 import numpy as np
 
 from autograder.checks.core import Check, Part, compare_arrays, register, rel_error, torch_output
+from autograder.reference import REFERENCE_LOCK, reference_modules
 
 TOL = 1e-7  # float64 throughout; correct code lands near 1e-14
 PE_ATOL = 5e-5  # the pe table is float32; float32 arithmetic in it is fine
@@ -267,6 +268,7 @@ class TransformerForward(Check):
 
 OVERFIT_ITERATIONS = 150
 OVERFIT_BAR = 0.15  # eval-mode loss after training; the reference stays below 0.03
+PARAM_PREFIX = "param_"  # outputs named param_<name> carry the trained state_dict
 
 
 def overfit_problem(rng):
@@ -307,12 +309,24 @@ class TransformerOverfit(Check):
         finally:
             torch.set_num_threads(threads)
 
-    def _train(self, cs231n, i, torch):
-        torch.manual_seed(int(i["seed"]))
+    @staticmethod
+    def _model(cs231n, i):
         V, T = int(i["vocab_size"]), i["captions"].shape[1]
-        model = cs231n.transformer.CaptioningTransformer(
+        return cs231n.transformer.CaptioningTransformer(
             vocabulary(V), input_dim=i["features"].shape[1], wordvec_dim=32, num_heads=2,
             num_layers=1, max_length=T)
+
+    @staticmethod
+    def _eval_loss(torch, model, i):
+        captions = torch.from_numpy(i["captions"]).long()
+        model.eval()
+        with torch.no_grad():
+            scores = model(torch.from_numpy(i["features"]).float(), captions[:, :-1])
+            return float(masked_caption_loss(torch, scores, captions[:, 1:]))
+
+    def _train(self, cs231n, i, torch):
+        torch.manual_seed(int(i["seed"]))
+        model = self._model(cs231n, i)
         features = torch.from_numpy(i["features"]).float()
         captions = torch.from_numpy(i["captions"]).long()
         inputs, targets = captions[:, :-1], captions[:, 1:]
@@ -325,22 +339,43 @@ class TransformerOverfit(Check):
             loss.backward()
             optimizer.step()
             history.append(float(loss.detach()))
-        model.eval()
-        with torch.no_grad():
-            final = float(masked_caption_loss(torch, model(features, inputs), targets))
-        return {"loss_history": np.array(history), "final_loss": np.array(final)}
+        # the trained weights go back; the grader computes their loss itself (score)
+        weights = {PARAM_PREFIX + k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+        return {"loss_history": np.array(history), **weights}
+
+    def trusted_loss(self, got, i):
+        """The eval-mode loss of the student's trained weights in the reference model.
+
+        Returns (loss, None), or (None, what is wrong with the weights).
+        """
+        import torch
+
+        with REFERENCE_LOCK:  # the initial weights draw from torch's global generator
+            model = self._model(reference_modules(self.modules), i)
+        wanted = model.state_dict()
+        trained = {k[len(PARAM_PREFIX):]: v for k, v in got.items() if k.startswith(PARAM_PREFIX)}
+        for name, value in wanted.items():
+            given = trained.get(name)
+            if given is None or tuple(given.shape) != tuple(value.shape):
+                shape = "missing" if given is None else f"shape {tuple(given.shape)}"
+                return None, f"the trained weight {name} is {shape}; expected shape {tuple(value.shape)}"
+            if not np.all(np.isfinite(given)):
+                return None, f"the trained weight {name} holds NaN or inf"
+        model.load_state_dict({name: torch.from_numpy(np.asarray(trained[name], dtype=np.float32))
+                               for name in wanted})
+        return self._eval_loss(torch, model, i), None
 
     def score(self, got, expected, inputs):
-        history, final = got.get("loss_history"), got.get("final_loss")
-        if history is None or final is None or history.shape != expected["loss_history"].shape:
-            return [Part("training", False, "training did not return a loss history")]
-        if not (np.all(np.isfinite(history)) and np.isfinite(final)):
-            return [Part("training", False, "the loss became NaN or inf during training")]
-        start, end = float(np.mean(history[:3])), float(np.mean(history[-5:]))
-        final = float(final)
+        final, problem = self.trusted_loss(got, inputs)
+        if problem is None and not np.isfinite(final):
+            problem = "the trained weights give a NaN or inf loss"
+        if problem:
+            return [Part("training", False, problem)]
+        start = float(np.mean(expected["loss_history"][:3]))  # the reference's start, same seed
         return [
-            Part("loss decreases", end < 0.5 * start,
-                 f"training loss went from {start:.3f} to {end:.3f}", weight=1.0),
+            Part("loss decreases", final < 0.5 * start,
+                 f"training took the loss from about {start:.3f} to {final:.3f} (the reference's "
+                 "model evaluated with your trained weights)", weight=1.0),
             Part("memorises the tiny set", final < OVERFIT_BAR,
                  f"loss after {OVERFIT_ITERATIONS} steps {final:.3f} "
                  + ("below" if final < OVERFIT_BAR else "not below") + f" the bar {OVERFIT_BAR}",
