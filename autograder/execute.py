@@ -11,18 +11,16 @@ and manual grading, errors and all.
 """
 import dataclasses
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
 from autograder import sandbox
+from autograder.staging import mount_grader_library
 from autograder.notebook_runner import STATUS_DIR, status_path
 from autograder.reference import REFERENCE_ROOT
 
 EXECUTED_DIR = "executed"
 FAST_PARAMETERS = {"fast_mode": True}
-GRADER_PACKAGE = Path(__file__).resolve().parent  # .../autograder
 LANE_SLACK_S = 60  # kernel start-ups and clean-up on top of the notebooks' own limits
 MAX_STATUS_BYTES = 64 << 10
 
@@ -37,24 +35,6 @@ class NotebookRun:
     wall_s: float
     executed: Path = None
     limits_hit: list = dataclasses.field(default_factory=list)
-
-
-def mount_grader_library(workdir, use_sandbox):
-    """Put the grader's library at ``workdir/.grader/autograder``; return (path, binds).
-
-    Sandboxed: an empty mount point with a read-only bind of the instructor's
-    copy onto it. Explicitly unsandboxed: a plain copy (nothing to bind).
-    """
-    mount = Path(workdir) / ".grader" / "autograder"
-    if mount.is_dir() and not mount.is_symlink():
-        shutil.rmtree(mount)
-    elif mount.exists() or mount.is_symlink():
-        mount.unlink()
-    if use_sandbox:
-        mount.mkdir(parents=True)
-        return mount, [(GRADER_PACKAGE, mount)]
-    shutil.copytree(GRADER_PACKAGE, mount, ignore=shutil.ignore_patterns("__pycache__"))
-    return mount, []
 
 
 def lane_plan(notebooks, limits, parameters, use_sandbox):

@@ -13,23 +13,20 @@ than once per notebook. For each notebook:
 - outputs beyond ``max_output_bytes`` are dropped, with a note in the notebook,
   so a cell printing hundreds of megabytes costs neither memory nor disk;
 - afterwards every process the notebook left behind (a daemon, a fork bomb's
-  remains) is killed, so the next notebook starts clean.
+  remains) is killed (``autograder/sweep.py``), so the next notebook starts clean.
 
-Only the standard library, nbclient and papermill are imported here, never
-student code. The trusted side never believes these files for points: they only
+Only the standard library, nbclient, papermill and the grader's own sweep
+module are imported here, never student code. The trusted side never believes these files for points: they only
 describe the run in the report.
 """
-import ctypes
 import json
 import os
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
 STATUS_DIR = Path(".grader") / "notebooks"
-PR_SET_CHILD_SUBREAPER = 36  # prctl option, <linux/prctl.h>
 DROPPED_NOTE = "\n[output dropped: this notebook printed more than the grader keeps ({mb:g} MB)]\n"
 
 
@@ -43,86 +40,6 @@ def write_status(notebook, status):
     partial = target.with_suffix(".partial")
     partial.write_text(json.dumps(status))
     os.replace(partial, target)
-
-
-# ---------------------------------------------------------------------------
-# processes a notebook leaves behind
-
-
-def become_subreaper():
-    """Orphans of this runner's descendants (double-forked daemons) become its
-    children instead of init's, so ``stray_pids`` still finds them outside a pid
-    namespace (an explicitly unsandboxed run). Linux only; harmless elsewhere."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _reap():
-    """Collect exited children (orphans adopted as a subreaper) so they do not linger as zombies."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def _parent_pids():
-    """{pid: parent pid} of every live (not zombie) process visible in /proc."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # the command name is in parentheses and may itself hold spaces or ')'
-        state, parent = stat[stat.rindex(")") + 2:].split()[:2]
-        if state != "Z":
-            parents[int(entry)] = int(parent)
-    return parents
-
-
-def stray_pids(whole_namespace):
-    """Processes to end between notebooks: everything but this runner and its ancestors
-    when the runner has its own pid namespace (the sandbox), else its descendants only."""
-    parents = _parent_pids()
-    me = os.getpid()
-    if whole_namespace:
-        keep, pid = set(), me
-        while pid > 0 and pid not in keep:
-            keep.add(pid)
-            pid = parents.get(pid, 0)
-        return [pid for pid in parents if pid not in keep]
-    children = {}
-    for pid, parent in parents.items():
-        children.setdefault(parent, []).append(pid)
-    found, todo = [], list(children.get(me, []))
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo += children.get(pid, [])
-    return found
-
-
-def kill_strays(whole_namespace, rounds=50):
-    """SIGKILL stray processes until none is left (a fork bomb respawns for a while)."""
-    for _ in range(rounds):
-        _reap()
-        pids = stray_pids(whole_namespace)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.02)
 
 
 # ---------------------------------------------------------------------------
@@ -200,15 +117,17 @@ def describe_failure(exc, plan, watchdog_fired):
     return f"the run failed: {type(exc).__name__}: {text[0][:300] if text else ''}", []
 
 
-def run_notebook(notebook, plan, engine):
+def run_notebook(notebook, plan, engine, whole_namespace):
     """Execute one notebook into ``executed/``; return its status dict."""
     import papermill
+
+    from autograder.sweep import kill_strays
 
     fired = threading.Event()
 
     def watchdog():
         fired.set()
-        kill_strays(plan["own_pid_namespace"])
+        kill_strays(whole_namespace)
 
     timer = threading.Timer(plan["notebook_wall_s"], watchdog)
     start = time.monotonic()
@@ -229,15 +148,20 @@ def run_notebook(notebook, plan, engine):
 
 
 def main(plan):
-    become_subreaper()
+    from autograder.sweep import harden_runner, kill_strays, own_pid_namespace
+
+    harden_runner()
+    # ending every visible process is only safe in the sandbox's own pid namespace
+    whole_namespace = plan["own_pid_namespace"] and own_pid_namespace()
     STATUS_DIR.mkdir(parents=True, exist_ok=True)
     engine = register_capped_engine(plan["max_output_bytes"])
     for notebook in plan["notebooks"]:
         write_status(notebook, {"state": "started"})
-        status = run_notebook(notebook, plan, engine)
-        kill_strays(plan["own_pid_namespace"])  # before the status: a daemon cannot overwrite it
+        status = run_notebook(notebook, plan, engine, whole_namespace)
+        kill_strays(whole_namespace)  # before the status: a daemon cannot overwrite it
         write_status(notebook, status)
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the folder holding ``autograder``
     main(json.loads(sys.argv[1]))

@@ -11,6 +11,7 @@ from pathlib import Path
 from autograder.assignment import ROOT
 
 DATASETS = ROOT / "cs231n" / "datasets"
+GRADER_PACKAGE = Path(__file__).resolve().parent  # .../autograder: the in-sandbox runners live here
 # Data the notebooks read, relative to the assignment folder.
 DATA_PATHS = ("cs231n/datasets/coco_captioning", "cs231n/datasets/imagenet_val_25.npz",
               "cs231n/datasets/MNIST_data")
@@ -79,3 +80,21 @@ def data_mounts(workdir, data_root=ROOT):
             target.touch()
         mounts.append((source, target))
     return mounts
+
+
+def mount_grader_library(workdir, use_sandbox):
+    """Put the grader's library at ``workdir/.grader/autograder``; return (path, binds).
+
+    Sandboxed: an empty mount point with a read-only bind of the instructor's
+    copy onto it. Explicitly unsandboxed: a plain copy (nothing to bind).
+    """
+    mount = Path(workdir) / ".grader" / "autograder"
+    if mount.is_dir() and not mount.is_symlink():
+        shutil.rmtree(mount)
+    elif mount.exists() or mount.is_symlink():
+        mount.unlink()
+    if use_sandbox:
+        mount.mkdir(parents=True)
+        return mount, [(GRADER_PACKAGE, mount)]
+    shutil.copytree(GRADER_PACKAGE, mount, ignore=shutil.ignore_patterns("__pycache__"))
+    return mount, []

@@ -125,11 +125,22 @@ def test_unsandboxed_runs_still_end_their_daemons(tmp_path):
     assert results[second].ok, results[second].message
 
 
+KILL_RUNNER = "import os, signal\nfor sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):\n    os.kill(os.getppid(), sig)"
+
+
 @needs_bwrap
-def test_killing_the_runner_costs_only_that_notebook(tmp_path):
-    killer = write_notebook(tmp_path, "killer.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+def test_in_the_sandbox_a_notebook_cannot_kill_the_runner(tmp_path):
+    killer = write_notebook(tmp_path, "killer.ipynb", KILL_RUNNER, "import os\nassert os.getppid() == 1")
     after = write_notebook(tmp_path, "after.ipynb", "print('fine')")
     results = run(tmp_path, killer, after)
+    assert results[killer].ok and results[after].ok, results[killer].message
+
+
+def test_killing_the_runner_costs_only_that_notebook(tmp_path):
+    """Unsandboxed the runner can be killed: the notebooks after it start again."""
+    killer = write_notebook(tmp_path, "killer.ipynb", KILL_RUNNER)
+    after = write_notebook(tmp_path, "after.ipynb", "print('fine')")
+    results = run(tmp_path, killer, after, use_sandbox=False)
     assert not results[killer].ok and "ended the grader's runner" in results[killer].message
     assert results[after].ok
 

@@ -11,13 +11,13 @@ This parent never imports student code, so a student function that hangs,
 exits, or exhausts memory costs only its own check: the parent kills the child
 at the time limit and records what happened in ``io/outputs/<name>.status``.
 
-After every check the parent ends every other process it can see (in the
-sandbox that is the whole pid namespace; unsandboxed, the child's process
-group): a fork bomb, a daemon or a grandchild still computing cannot outlive
-its check, take the process slots of the next one, or touch its files. The
-parent makes itself non-dumpable, so student code (same uid) cannot ptrace it or
-open its /proc files, and it never follows a link or opens a FIFO that student
-code left where its own files go.
+After every check the parent ends what the check left running
+(``autograder/sweep.py``: in the sandbox the whole pid namespace but itself;
+unsandboxed, its descendants): a fork bomb, a daemon or a grandchild still
+computing cannot outlive its check, take the process slots of the next one, or
+touch its files. The parent makes itself non-dumpable, so student code (same
+uid) cannot ptrace it or open its /proc files, and it never follows a link or
+opens a FIFO that student code left where its own files go.
 """
 import importlib
 import json
@@ -33,7 +33,10 @@ sys.path[:0] = [str(GRADER_LIB), os.getcwd()]
 import numpy as np  # noqa: E402
 
 from autograder.checks import REGISTRY, core  # noqa: E402
+from autograder.checks.seal import seal_line  # noqa: E402
 from autograder.reference import current_modules  # noqa: E402
+from autograder.sweep import harden_runner, kill_strays  # noqa: E402
+from autograder.sweep import own_pid_namespace as in_own_pid_namespace  # noqa: E402
 
 # Third-party modules the student's files import, imported once here so that the
 # forked children do not each pay for them (torchvision alone takes about a second).
@@ -85,91 +88,6 @@ def wait_for(pid, deadline):
         time.sleep(0.01)
 
 
-def make_undumpable():
-    """PR_SET_DUMPABLE 0: processes of the same uid can no longer ptrace this one
-    or open its /proc/<pid>/ files (fds, memory)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
-    except (OSError, AttributeError):
-        pass
-
-
-def _own_pid_namespace():
-    """True when this process runs in the sandbox's own pid namespace (bwrap is pid 1)."""
-    try:
-        return b"bwrap" in Path("/proc/1/cmdline").read_bytes().split(b"\0")[0]
-    except OSError:
-        return False
-
-
-def _ancestors():
-    pids, pid = set(), os.getpid()
-    while pid > 0 and pid not in pids:
-        pids.add(pid)
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            pid = int(stat.rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-    return pids
-
-
-def _live_pids(exclude):
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in exclude:
-            continue
-        try:
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state not in ("Z", "X"):  # zombies are already dead; pid 1 reaps them
-            pids.append(int(entry))
-    return pids
-
-
-def _reap():
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def sweep(child_pgid, whole_namespace):
-    """SIGKILL whatever the last check left running; True when nothing is left.
-
-    In the sandbox's pid namespace: every process but this one and its
-    ancestors (bwrap's init). Elsewhere: the child's process group only.
-    """
-    keep = _ancestors()
-    for _ in range(500):
-        if whole_namespace:
-            others = _live_pids(keep)
-            for pid in others:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        elif child_pgid is None:
-            return True
-        else:
-            try:
-                os.killpg(child_pgid, signal.SIGKILL)
-                others = [child_pgid]
-            except (ProcessLookupError, PermissionError):
-                others = []
-        _reap()
-        if not others:
-            return True
-        time.sleep(0.005)
-    return False
-
-
 def write_own_file(path, text):
     """Write ``path`` afresh: whatever student code left there (a FIFO, a link) is removed first."""
     try:
@@ -208,7 +126,7 @@ def fork_child(check, io_dir, whole_namespace):
         except BlockingIOError:
             if attempt:
                 raise
-            sweep(None, whole_namespace)
+            kill_strays(whole_namespace)
             continue
         if pid == 0:
             run_child(check, io_dir)
@@ -221,10 +139,10 @@ def fork_child(check, io_dir, whole_namespace):
 
 def main(io_dir, own_pid_namespace=False):
     io_dir = Path(io_dir)
-    make_undumpable()
+    harden_runner()
     # Sweeping every visible process is only safe in the sandbox's own namespace:
-    # the grader says so, and pid 1 must be bubblewrap.
-    whole_namespace = own_pid_namespace and _own_pid_namespace()
+    # the grader says so, and this runner is pid 1 there (or bubblewrap is).
+    whole_namespace = own_pid_namespace and in_own_pid_namespace()
     order = json.loads((io_dir / "order.json").read_text())
     warm_imports()
     outputs_dir = io_dir / "outputs"
@@ -237,15 +155,16 @@ def main(io_dir, own_pid_namespace=False):
         try:
             pid = fork_child(REGISTRY[name], io_dir, whole_namespace)
         except OSError as exc:
-            write_own_file(status_file, json.dumps({"state": "killed", "info": f"could not start ({exc})",
-                                                    "seconds": 0.0}))
+            status = {"state": "killed", "info": f"could not start ({exc})", "seconds": 0.0}
+            write_own_file(status_file, json.dumps(status))
+            print(seal_line(outputs_dir, name, status), flush=True)
             continue
         state, info = wait_for(pid, start + order["check_wall_s"])
-        swept = sweep(pid, whole_namespace)
-        if not swept:
+        if not kill_strays(whole_namespace):
             info += "; processes it started could not all be ended"
-        write_own_file(status_file, json.dumps({"state": state, "info": info,
-                                                "seconds": round(time.monotonic() - start, 3)}))
+        status = {"state": state, "info": info, "seconds": round(time.monotonic() - start, 3)}
+        write_own_file(status_file, json.dumps(status))
+        print(seal_line(outputs_dir, name, status), flush=True)  # nothing of the check runs any more
 
 
 if __name__ == "__main__":

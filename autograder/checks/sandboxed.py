@@ -17,9 +17,10 @@ from autograder import sandbox
 from autograder.checks import REGISTRY, core
 from autograder.checks.local import DEFAULT_SEED
 from autograder.checks.local import prepared as inputs_and_expected
+from autograder.checks.seal import SEALED_SUFFIXES, file_digest, read_seals
 from autograder.reference import REFERENCE_ROOT
+from autograder.staging import mount_grader_library
 
-GRADER_PACKAGE = Path(__file__).resolve().parents[1]  # .../autograder
 
 
 def prepare_io(workdir, names, seed, check_wall_s):
@@ -98,36 +99,31 @@ def load_outputs(path, max_bytes):
     return got
 
 
-def read_result(name, io_dir, inputs, expected, outcome, max_output_bytes=64 << 20):
+def read_result(name, io_dir, inputs, expected, outcome, max_output_bytes=64 << 20, seal=None):
     """Score one check from what the sandbox left in ``io_dir/outputs``.
 
-    Everything there was writable by student code: files are read as plain
-    files with size caps, and anything malformed scores 0 with a reason,
-    never an error of the grader.
+    ``seal`` is the runner's word on the check once it had ended (checks/seal.py):
+    only a sealed check can earn points, and only with outputs that still match
+    the seal. Everything in ``outputs`` was writable by student code: files are
+    read as plain files with size caps, and anything malformed scores 0 with a
+    reason, never an error of the grader.
     """
     out = io_dir / "outputs"
-    text = _read_text(out / f"{name}.status", 1000)
-    status = {}
-    if text is not None:
-        try:
-            status = json.loads(text) if text.startswith("{") else {"state": "unfinished"}
-        except ValueError:
-            status = {"state": "unfinished"}
-        if not isinstance(status, dict):
-            status = {"state": "unfinished"}
-    state = status.get("state")
-    info = str(status.get("info", ""))[:200]
-    if state is None:
-        reason = "; ".join(outcome.limit_messages) or "the check runner stopped before this check"
-        return core.Result(name, 0.0, f"not run: {reason}")
-    if state not in ("exited", "timeout", "killed"):
-        reason = "; ".join(outcome.limit_messages) or "the process was ended from inside"
-        return core.Result(name, 0.0, f"stopped while running: {reason}")
+    if seal is None:  # the runner never finished this check: say how far it got
+        started = _read_text(out / f"{name}.status", 1000) is not None
+        reason = "; ".join(outcome.limit_messages) or (
+            "the process was ended from inside" if started else "the check runner stopped before this check")
+        return core.Result(name, 0.0, f"stopped while running: {reason}" if started else f"not run: {reason}")
+    state, info = seal.get("state"), str(seal.get("info", ""))[:200]
     if state == "timeout":
         return core.Result(name, 0.0, "stopped: your code ran past this check's time limit")
     if state == "killed":
         why = "it ran out of memory" if outcome.memory_exceeded else info
         return core.Result(name, 0.0, f"stopped: the process was killed ({why})")
+    for suffix, digest in seal["files"].items():
+        if suffix in SEALED_SUFFIXES and file_digest(out / f"{name}{suffix}") != digest:
+            return core.Result(name, 0.0, "not graded: this check's output was changed after the check "
+                                          "had ended (by code that ran later)")
     error = _read_text(out / f"{name}.error.txt", 1 << 20)
     if error is not None:
         return core.error_result(name, error[-4000:])
@@ -154,13 +150,7 @@ def grade_sandboxed(workdir, names, limits, seed=DEFAULT_SEED, hidden=(), allow_
     workdir = Path(workdir).resolve()
     io_dir, prepared = prepare_io(workdir, names, seed, limits.check_wall_s)
     use_sandbox = sandbox.use_sandbox(allow_unsandboxed)
-    mount = workdir / ".grader" / "autograder"
-    if mount.exists():
-        shutil.rmtree(mount)
-    if use_sandbox:  # an empty mount point; the library is bound read-only onto it
-        mount.mkdir(parents=True)
-    else:  # explicitly allowed unsandboxed run: a plain copy of the library
-        shutil.copytree(GRADER_PACKAGE, mount, ignore=shutil.ignore_patterns("__pycache__"))
+    mount, binds = mount_grader_library(workdir, use_sandbox)
     command = [sys.executable, "-I", str(mount / "checks" / "sandbox_main.py"), str(io_dir)]
     if use_sandbox:  # the runner may end every other process it sees after each check
         command.append("--own-pid-namespace")
@@ -168,6 +158,8 @@ def grade_sandboxed(workdir, names, limits, seed=DEFAULT_SEED, hidden=(), allow_
     outcome = sandbox.run_sandboxed(
         command, workdir, run_limits, sandbox=use_sandbox,
         hidden=[REFERENCE_ROOT, *hidden], readable=[sys.prefix],
-        extra_ro_binds=[(GRADER_PACKAGE, mount)])
-    results = [read_result(name, io_dir, *prepared[name], outcome, run_limits.max_file_bytes) for name in names]
+        extra_ro_binds=binds)
+    seals = read_seals(outcome.stdout)
+    results = [read_result(name, io_dir, *prepared[name], outcome, run_limits.max_file_bytes, seals.get(name))
+               for name in names]
     return results, outcome

@@ -1,0 +1,55 @@
+"""Seals: how the check runner vouches for a check's outputs once it has ended.
+
+Every file in the sandbox's work folder stays writable by student code, so code
+running during a later check could rewrite an earlier check's outputs. After
+each check (and after ending everything it left running) the in-sandbox runner
+prints one line to its own stdout, which no student process can reach (children
+get their own stdout, and the runner is non-dumpable): the check's final state
+and the sha256 of each output file. The grader believes a check's outputs only
+when they still match their seal.
+"""
+import hashlib
+import json
+import os
+import stat
+
+SEAL_PREFIX = "cs231n-check-seal "
+SEALED_SUFFIXES = (".npz", ".error.txt")
+
+
+def file_digest(path, limit=256 << 20):
+    """sha256 hex of a regular file (links and FIFOs are not followed or opened
+    for reading; None for those and for missing or oversized files)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        digest = hashlib.sha256()
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def seal_line(outputs_dir, name, status):
+    """The line the runner prints for check ``name`` with its final ``status`` dict."""
+    files = {suffix: file_digest(os.path.join(outputs_dir, name + suffix)) for suffix in SEALED_SUFFIXES}
+    return SEAL_PREFIX + json.dumps({"check": name, **status, "files": files})
+
+
+def read_seals(stdout):
+    """{check name: seal dict} from the runner's stdout (malformed lines are skipped)."""
+    seals = {}
+    for line in stdout.splitlines():
+        if not line.startswith(SEAL_PREFIX):
+            continue
+        try:
+            seal = json.loads(line[len(SEAL_PREFIX):])
+        except ValueError:
+            continue
+        if isinstance(seal, dict) and isinstance(seal.get("check"), str) and isinstance(seal.get("files"), dict):
+            seals[seal["check"]] = seal
+    return seals
