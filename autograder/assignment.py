@@ -51,6 +51,7 @@ class Limits:
     max_processes: int
     max_file_mb: int
     max_output_mb: int
+    max_disk_mb: int
     max_upload_mb: int
     max_upload_files: int
 

@@ -6,7 +6,9 @@ What the sandbox gives (see docs/threat_model.md for what it does not):
 - a read-only view of the machine, with secret paths (the instructor's repository,
   the grading output, other submissions) replaced by empty folders, and exactly
   one writable folder, the work folder; a private /tmp;
-- its own pid namespace: when the sandbox's first process ends, the kernel ends
+- its own pid namespace, in which the command is pid 1 (``--as-pid-1``: no
+  bwrap process lives inside, whose files and fds student code could open;
+  signals sent from inside cannot kill pid 1); when it ends, the kernel ends
   every process inside it, so nothing a submission starts outlives its run;
 - no capabilities and an unprivileged uid inside a user namespace;
 - limits: wall clock (enforced here), memory and process count (a cgroup where
@@ -54,18 +56,23 @@ class Limits:
         address space of each process (RLIMIT_AS) where no cgroup can be made.
     max_processes: processes and threads alive at once (cgroup pids.max).
     max_file_bytes: largest file any process may write, stdout/stderr included.
+    max_disk_bytes: how much the work folder may grow (all files together, and at
+        most ``MAX_WORK_ENTRIES`` of them); watched every ``DISK_POLL_S`` seconds,
+        so a fast writer can overshoot by what it writes in that time.
     """
 
     wall_s: float = 600.0
     memory_bytes: int = 4 << 30
     max_processes: int = 256
     max_file_bytes: int = 64 << 20
+    max_disk_bytes: int = 2 << 30
 
     @classmethod
     def from_assignment(cls, limits, wall_s):
         """Sandbox limits from an ``autograder.assignment.Limits`` (MB there, bytes here)."""
         return cls(wall_s=wall_s, memory_bytes=limits.memory_mb << 20,
-                   max_processes=limits.max_processes, max_file_bytes=limits.max_file_mb << 20)
+                   max_processes=limits.max_processes, max_file_bytes=limits.max_file_mb << 20,
+                   max_disk_bytes=limits.max_disk_mb << 20)
 
 
 @dataclasses.dataclass
@@ -80,6 +87,7 @@ class Outcome:
     memory_exceeded: bool = False
     process_limit_hit: bool = False
     file_limit_hit: bool = False
+    disk_limit_hit: bool = False
     enforced: dict = dataclasses.field(default_factory=dict)
     removed: list = dataclasses.field(default_factory=list)  # links and special files replaced afterwards
 
@@ -95,6 +103,8 @@ class Outcome:
             messages.append("it tried to start more processes than the limit allows")
         if self.file_limit_hit:
             messages.append("stopped: it wrote a file or output larger than the limit allows")
+        if self.disk_limit_hit:
+            messages.append("stopped: it wrote more to disk (or more files) than the limit allows")
         return messages
 
 
@@ -236,7 +246,7 @@ def bwrap_args(workdir, hidden=(), readable=(), env=None, extra_ro_binds=(), uid
     lie inside the work folder, e.g. the grader's own library)."""
     workdir = str(Path(workdir).resolve())
     args = [
-        "--die-with-parent", "--new-session", "--unshare-all",
+        "--die-with-parent", "--new-session", "--unshare-all", "--as-pid-1",
         "--uid", str(uid), "--gid", str(uid), "--cap-drop", "ALL",
         "--hostname", "sandbox",
         "--ro-bind", "/", "/",
@@ -273,8 +283,8 @@ def run_sandboxed(command, workdir, limits=Limits(), hidden=(), readable=(), env
                 "processes": "cgroup" if cgroup else "not enforced"}
     if sandbox:
         argv = [require_sandbox()] + bwrap_args(workdir, hidden, readable, env, extra_ro_binds) + ["--"] + list(command)
-        # bwrap itself stays alive as pid 1 inside, and its /proc/1/environ is readable
-        # there: it must not carry the grader's environment (the grading seed, tokens).
+        # bwrap must not carry the grader's environment (the grading seed, tokens):
+        # should a bwrap process ever live inside, its /proc/<pid>/environ is readable there.
         run_env = {"PATH": _BASE_ENV["PATH"], "LANG": _BASE_ENV["LANG"]}
     else:
         argv = list(command)
@@ -290,17 +300,12 @@ def run_sandboxed(command, workdir, limits=Limits(), hidden=(), readable=(), env
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     start = time.monotonic()
-    timed_out = False
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=err, env=run_env, preexec_fn=preexec,
                                 start_new_session=True)
         try:
-            returncode = proc.wait(timeout=limits.wall_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _killpg(proc.pid)
-            returncode = proc.wait()
+            returncode, timed_out, disk_limit_hit = _watch(proc, workdir, limits, start)
         finally:
             _killpg(proc.pid)
             memory_exceeded = bool(cgroup and cgroup.memory_exceeded())
@@ -319,6 +324,7 @@ def run_sandboxed(command, workdir, limits=Limits(), hidden=(), readable=(), env
     return Outcome(returncode=returncode, wall_s=wall, stdout=stdout, stderr=stderr,
                    timed_out=timed_out, memory_exceeded=memory_exceeded,
                    process_limit_hit=process_limit_hit, file_limit_hit=file_limit_hit,
+                   disk_limit_hit=disk_limit_hit,
                    enforced=enforced, removed=removed)
 
 
@@ -355,6 +361,58 @@ def plain_files_only(folder):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
             replaced.append(os.path.relpath(path, folder))
     return replaced
+
+
+DISK_POLL_S = 0.5
+MAX_WORK_ENTRIES = 100_000  # files and folders in a work folder, counted by the disk watch
+
+
+def _watch(proc, workdir, limits, start):
+    """Wait for ``proc`` while watching the clock and the work folder's growth.
+
+    Returns (returncode, timed out, disk limit hit); kills the run's process
+    group when a limit is hit.
+    """
+    baseline = work_folder_bytes(workdir, MAX_WORK_ENTRIES) or 0
+    deadline = start + limits.wall_s
+    while True:
+        try:
+            return proc.wait(timeout=max(0.0, min(DISK_POLL_S, deadline - time.monotonic()))), False, False
+        except subprocess.TimeoutExpired:
+            pass
+        timed_out = time.monotonic() >= deadline
+        used = None if timed_out else work_folder_bytes(workdir, MAX_WORK_ENTRIES)
+        if timed_out or used is None or used - baseline > limits.max_disk_bytes:
+            _killpg(proc.pid)
+            return proc.wait(), timed_out, not timed_out
+
+
+def work_folder_bytes(folder, max_entries):
+    """Bytes allocated under ``folder`` (links not followed, other mounts skipped),
+    or None when it holds more than ``max_entries`` files and folders."""
+    total, count = 0, 0
+    device = os.stat(folder).st_dev
+    pending = [os.fspath(folder)]
+    while pending:
+        try:
+            entries = os.scandir(pending.pop())
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                count += 1
+                if count > max_entries:
+                    return None
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if info.st_dev != device:
+                    continue
+                total += info.st_blocks * 512
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+    return total
 
 
 def _killpg(pid):

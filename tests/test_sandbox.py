@@ -129,3 +129,36 @@ def test_grader_environment_is_not_readable_through_pid_1(workdir, monkeypatch):
     out = run_py(code, workdir)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0"
+
+
+def test_disk_use_of_the_work_folder_is_capped(workdir):
+    code = ("import time\nfor i in range(2000):\n"
+            "    open(f'f{i}', 'wb').write(b'x' * 2**20)\n    time.sleep(0.005)")
+    out = run_py(code, workdir, Limits(wall_s=60, max_disk_bytes=20 << 20))
+    assert out.disk_limit_hit and out.returncode != 0
+    assert "more to disk" in " ".join(out.limit_messages)
+    written = sum(f.stat().st_size for f in workdir.iterdir())
+    assert 20 << 20 < written < 400 << 20  # stopped soon after the limit, far below 2000 MB
+
+
+def test_too_many_files_in_the_work_folder_stop_the_run(workdir, monkeypatch):
+    monkeypatch.setattr(sandbox, "MAX_WORK_ENTRIES", 500)
+    code = "import time\nfor i in range(5000):\n    open(f'f{i}', 'w').close()\ntime.sleep(5)"
+    out = run_py(code, workdir)
+    assert out.disk_limit_hit and out.wall_s < 5
+
+
+HARDENED_PID_1 = """
+import ctypes, subprocess
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0, as the grader's runners do
+print("genuine", flush=True)
+child = subprocess.run(["/bin/sh", "-c", "echo forged > /proc/1/fd/1; cat /proc/1/environ"],
+                       capture_output=True, text=True)
+print("child:", child.stderr.count("Permission denied"), flush=True)
+"""
+
+
+def test_a_hardened_runner_is_pid_1_and_its_stdout_is_its_own(workdir):
+    """The check runner's seals go to its stdout: a process it starts cannot write there."""
+    out = run_py(HARDENED_PID_1, workdir)
+    assert out.stdout.splitlines() == ["genuine", "child: 2"], out.stdout

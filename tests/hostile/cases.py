@@ -604,10 +604,10 @@ CASES = [
          "scoring when imported; count_rnn_weights is wrong", "scoring outside the sandbox",
          build=chain(at_import(THEORY, MONKEYPATCH), wrap(THEORY, "count_rnn_weights", "return {}")),
          breaks=(f"{THEORY}:count_rnn_weights",)),
-    Case("fn_kill_runner", "make_fooling_image forges statuses (broken JSON, fake 'exited') and kills the check "
-         "runner", "results read defensively on the trusted side",
+    Case("fn_kill_runner", "make_fooling_image forges statuses (broken JSON, fake 'exited') and tries to kill "
+         "the check runner", "seals (statuses are not believed); the runner is the sandbox's pid 1",
          build=wrap(VIS, "make_fooling_image", KILL_RUNNER), breaks=(f"{VIS}:make_fooling_image",),
-         isolated=False, messages={"fooling_image": "stopped|ended"}),
+         messages={"fooling_image": "should be a torch tensor, got NoneType"}),
     Case("fn_npz_bomb", "beam_search leaves a 1 GiB-inflating npz as its check's output and exits",
          "bounded output loading", build=npz_bomb_build, breaks=(f"{THEORY}:beam_search",),
          messages={"beam_search": "compressed or too large"}),
@@ -641,10 +641,18 @@ CASES = [
          breaks=(f"{RNN_LAYERS}:rnn_step_forward",), must_zero=("rnn_step_forward",)),
     Case("fake_training_loss", "CaptioningRNN.loss reports a made-up falling loss and zero gradients",
          "training checks", build=method_prelude(RNN_MODEL, "CaptioningRNN.loss", FAKE_TRAINING),
-         breaks=(f"{RNN_MODEL}:CaptioningRNN.loss",),
-         xfail="rnn_overfit/lstm_overfit score the loss history the student's own loss() reports inside the "
-               "sandbox; fix in autograder/checks/captioning_training.py: return the trained parameters and "
-               "recompute the final loss on the trusted side with the reference CaptioningRNN"),
+         breaks=(f"{RNN_MODEL}:CaptioningRNN.loss",)),
+    Case("rewrite_earlier_output", "importing classifiers/rnn.py (first in a later check) overwrites the "
+         "rnn_step_forward check's saved output", "seals: the runner's digest of each check's outputs",
+         build=at_import(RNN_MODEL, """
+             import os as _os
+             import numpy as _np
+             _earlier = _os.path.join(".grader", "io", "outputs", "rnn_step_forward.npz")
+             if _os.path.exists(_earlier):
+                 _np.savez(_earlier, next_h=_np.zeros((1, 1)))
+             """),
+         breaks=(f"{RNN_LAYERS}:rnn_step_forward",), must_zero=("rnn_step_forward",),
+         messages={"rnn_step_forward": "changed after the check"}),
     Case("syntax_error", "rnn_theory.py does not parse", "a forked child per check + integrity flag",
          build=at_import(THEORY, "def broken(:\n    pass"), breaks=ALL_THEORY, flags=(r"rnn_theory\.py: does not parse",)),
     Case("parser_bomb", "gan_pytorch.py nests 100000 attribute accesses (crashes ast.parse)",
