@@ -40,7 +40,8 @@ ASSIGNMENT = load_assignment()
 RELEASE = ROOT / "release"
 NOTEBOOKS = ("RNN_Captioning.ipynb", "RNN_LSTM_Theory.ipynb")
 TIGHT = dataclasses.replace(ASSIGNMENT, limits=dataclasses.replace(
-    ASSIGNMENT.limits, cell_wall_s=20, notebook_wall_s=60, check_wall_s=10, checks_wall_s=150, memory_mb=2048))
+    ASSIGNMENT.limits, cell_wall_s=20, notebook_wall_s=60, check_wall_s=10, checks_wall_s=150, memory_mb=2048,
+    max_disk_mb=200))
 GUARDED = ("cs231n", "autograder", "assignment", "release")
 
 

@@ -552,6 +552,13 @@ CASES = [
     Case("fn_infinite_loop", "sample_noise spins for ever", "per-check time limit",
          build=wrap(GAN, "sample_noise", "while True:\n    pass"),
          breaks=(f"{GAN}:sample_noise",), messages={"sample_noise": "time limit"}),
+    Case("fn_disk_filler", "ls_discriminator_loss writes 4 MB files into the work folder until stopped",
+         "work-folder disk cap (the whole check run stops: later checks are not run)",
+         build=wrap(GAN, "ls_discriminator_loss", "i = 0\nwhile True:\n"
+                                                  "    open(f'filler{i}.bin', 'wb').write(b'x' * (4 << 20))\n"
+                                                  "    i += 1"),
+         breaks=(f"{GAN}:ls_discriminator_loss",), isolated=False,
+         output=(r"wrote more to disk",)),
     Case("fn_sigint_ignored_loop", "get_optimizer ignores SIGINT/SIGTERM/SIGHUP and spins", "per-check time limit",
          build=wrap(GAN, "get_optimizer", "import signal\nfor s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):\n"
                                           "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    pass"),
