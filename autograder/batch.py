@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.assignment import load_assignment
-from autograder.grade import Options, fingerprint, grade_submission
+from autograder.grade import Options, fingerprint, grade_submission, threads_per_lane
 
 
 def submission_id(path):
@@ -69,8 +69,7 @@ def grade_batch(paths, out_root, workers=None, force=False, options=Options(), p
         ids[sid] = path
     workers = workers or os.cpu_count() or 1
     jobs = options.jobs if len(ids) > 1 else max(options.jobs, workers)
-    concurrent_lanes = min(workers, max(1, len(ids))) * jobs
-    threads = options.threads or max(1, (os.cpu_count() or 1) // concurrent_lanes)
+    threads = options.threads or threads_per_lane(min(workers, max(1, len(ids))) * jobs)
     hidden = tuple(options.hidden) + (str(out_root),) + tuple(
         {str(Path(p).resolve().parent) for p in submissions})
     options = Options(**{**options.__dict__, "jobs": jobs, "threads": threads, "hidden": hidden})

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from autograder import sandbox
-from autograder.staging import mount_grader_library
 from autograder.notebook_runner import STATUS_DIR, status_path
 from autograder.reference import REFERENCE_ROOT
+from autograder.staging import mount_grader_library
 
 EXECUTED_DIR = "executed"
 FAST_PARAMETERS = {"fast_mode": True}

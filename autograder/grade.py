@@ -80,6 +80,11 @@ def notebooks_to_run(assignment, options):
     return [part for part in assignment.parts.values() if wanted is None or part.notebook in wanted]
 
 
+def threads_per_lane(lanes_at_once):
+    """Math threads each lane may use when ``lanes_at_once`` lanes share this machine's cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, lanes_at_once))
+
+
 def lane_tasks(assignment, options):
     """{task: expected seconds}: the hidden checks and every notebook to execute."""
     seconds = assignment.expected_seconds
@@ -96,7 +101,7 @@ def _run_lane(tasks, check_work, notebook_work, assignment, options, mounts):
         checked = grade_sandboxed(check_work, list(assignment.checks), assignment.limits, options.seed,
                                   options.hidden, options.allow_unsandboxed)
     notebooks = [t for t in tasks if t != HIDDEN_CHECKS]
-    threads = options.threads or max(1, (os.cpu_count() or 1) // max(1, options.jobs))
+    threads = options.threads or threads_per_lane(options.jobs)
     runs = execute_notebooks(notebook_work, notebooks, assignment.limits, mounts=mounts, hidden=options.hidden,
                              use_sandbox=sandbox.use_sandbox(options.allow_unsandboxed),
                              threads=threads) if notebooks else []

@@ -16,8 +16,8 @@ than once per notebook. For each notebook:
   remains) is killed (``autograder/sweep.py``), so the next notebook starts clean.
 
 Only the standard library, nbclient, papermill and the grader's own sweep
-module are imported here, never student code. The trusted side never believes these files for points: they only
-describe the run in the report.
+module are imported here, never student code. The trusted side never believes
+these files for points: they only describe the run in the report.
 """
 import json
 import os
