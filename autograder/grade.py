@@ -11,10 +11,12 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import traceback
 from pathlib import Path
 
+from autograder import diagnosis
 from autograder import intake as intake_mod
 from autograder import report, sandbox, staging
 from autograder.assignment import HIDDEN_CHECKS, ROOT, load_assignment
@@ -127,7 +129,7 @@ def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
             if checked is not None:
                 results, outcome = checked
             runs.update({run.notebook: run for run in lane_runs})
-    grading.results = {r.name: r for r in results}
+    grading.results = diagnosis.fix_first({r.name: r for r in results}, assignment.checks)
     grading.notebook_runs = [runs[p.notebook] for p in assignment.parts.values() if p.notebook in runs]
     if outcome.limit_messages:
         grading.problems.append("hidden checks: " + "; ".join(outcome.limit_messages))
@@ -135,8 +137,28 @@ def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
     executed_out.mkdir(exist_ok=True)
     for run in grading.notebook_runs:
         if run.executed:
-            shutil.copyfile(run.executed, executed_out / run.notebook)
+            copy_without_work_paths(run.executed, executed_out / run.notebook, [notebook_work])
             run.executed = executed_out / run.notebook
+
+
+def copy_without_work_paths(source, target, roots):
+    """Copy an executed notebook, cutting the work folders and the Python installation
+    from its text (tracebacks name files by absolute path)."""
+    data = Path(source).read_bytes()
+    for root in sorted({str(Path(r).resolve()) for r in roots}, key=len, reverse=True):
+        data = data.replace(root.encode() + b"/", b"")
+    for prefix in {sys.prefix, sys.base_prefix}:
+        data = data.replace(prefix.rstrip("/").encode() + b"/", b"<python>/")
+    Path(target).write_bytes(data)
+
+
+def hide_work_paths(grading, roots):
+    """Every message of ``grading`` a student sees, without the grader's absolute paths."""
+    for result in grading.results.values():
+        result.message = diagnosis.public_paths(result.message, roots)
+    grading.problems = [diagnosis.public_paths(p, roots) for p in grading.problems]
+    for run in grading.notebook_runs:
+        run.message = diagnosis.public_paths(run.message, roots)
 
 
 def grade_submission(submission, out_dir, assignment=None, options=Options()):
@@ -160,6 +182,7 @@ def grade_submission(submission, out_dir, assignment=None, options=Options()):
     for spec in assignment.checks.values():
         grading.results.setdefault(spec.name, core.Result(spec.name, 0.0, "not graded: see the problems above"))
     grading.wall_s = time.monotonic() - start
+    hide_work_paths(grading, [scratch.resolve(), out_dir.resolve(), ROOT])
     results = report.write_reports(out_dir, assignment, grading)
     meta = {"submission": str(submission), "fingerprint": fingerprint(submission) if Path(submission).exists() else "",
             "score": results["score"], "grader_error": grading.grader_error, "flags": grading.flags,

@@ -1,41 +1,34 @@
 """Single-bug mutants of the reference package, for testing the checks.
 
-A mutant is one exact text replacement in one reference file. ``make_mutant``
-copies the reference ``cs231n`` into a temporary folder and applies it (the old
-text must occur exactly once, so a mutant cannot silently stop applying when
-the reference changes); ``grade_all`` grades checks in-process against it.
+A mutant is one exact text replacement in one reference file. The assignment's
+known mistakes (``assignment/known_mistakes/<part>.toml``, loaded by
+``autograder.known_mistakes``) are the catalogue: each names the check aimed at
+its function and a hint the grader shows a student whose outputs match it.
+``make_mutant`` copies the reference ``cs231n`` into a temporary folder and
+applies one (the old text must occur exactly once, so a mutant cannot silently
+stop applying when the reference changes); ``grade_all`` grades checks
+in-process against it.
 """
-import dataclasses
-import shutil
-from pathlib import Path
-
 from autograder.assignment import load_assignment
 from autograder.checks import REGISTRY
 from autograder.checks.local import grade
-from autograder.reference import REFERENCE_ROOT, package_modules
+from autograder.known_mistakes import Mistake, load_mistakes
+from autograder.known_mistakes import make_mutant as _make_mutant
+from autograder.reference import package_modules
 
-
-@dataclasses.dataclass(frozen=True)
-class Mutant:
-    target: str  # "cs231n/file.py:function" as in assignment.toml's covers
-    old: str
-    new: str
-
-    @property
-    def path(self):
-        return self.target.split(":", 1)[0]
+Mutant = Mistake  # a mutant written in a test: a mistake without check or hint
 
 
 def make_mutant(mutant, folder):
-    folder = Path(folder)
-    shutil.copytree(REFERENCE_ROOT / "cs231n", folder / "cs231n",
-                    ignore=shutil.ignore_patterns("__pycache__", "coco_captioning", "MNIST_data", "*.npz"))
-    file = folder / mutant.path
-    text = file.read_text()
-    count = text.count(mutant.old)
-    assert count == 1, f"{mutant.target}: the mutant's old text occurs {count} times in {mutant.path}"
-    file.write_text(text.replace(mutant.old, mutant.new))
-    return folder
+    try:
+        return _make_mutant(mutant, folder)
+    except ValueError as exc:
+        raise AssertionError(str(exc)) from None
+
+
+def known_mutants(part):
+    """[(primary check, Mistake)] of a part's known mistakes, for parametrized tests."""
+    return [(m.check, m) for m in load_mistakes(part)]
 
 
 def grade_all(root, names):

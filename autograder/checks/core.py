@@ -27,12 +27,20 @@ REGISTRY = {}
 
 @dataclasses.dataclass
 class Part:
-    """One scored aspect of a check: ``ok`` earns ``weight`` of the check's share."""
+    """One scored aspect of a check: ``ok`` earns ``weight`` of the check's share.
+
+    ``needs``: labels of the parts whose value this part qualifies ("input left
+    untouched" qualifies the saliency map); it earns nothing unless they pass, so
+    a property that a constant output also has never scores on its own.
+    ``fatal``: a failing fatal part (a degenerate output) zeroes the whole check.
+    """
 
     label: str
     ok: bool
     detail: str = ""
     weight: float = 1.0
+    needs: tuple = ()
+    fatal: bool = False
 
 
 @dataclasses.dataclass
@@ -74,14 +82,56 @@ def register(cls):
     return cls
 
 
-def rel_error(x, y):
-    """Maximum relative error, the measure the notebooks print."""
+def rel_error(x, y, floor=1e-8):
+    """Maximum relative error, the measure the notebooks print.
+
+    ``floor`` bounds the denominator from below: 1e-8 as in the notebooks; the
+    float32 measure raises it to a share of the array's scale (see ``Tol``).
+    """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+    if x.size == 0:
+        return 0.0
+    return float(np.max(np.abs(x - y) / np.maximum(floor, np.abs(x) + np.abs(y))))
+
+
+@dataclasses.dataclass(frozen=True)
+class Tol:
+    """A tolerance per precision: the bar a result is held to follows its dtype.
+
+    ``f64`` is the bar for float64 results. ``f32`` (default ``F32_TOL``) is the
+    bar for float32 (and float16) results, measured with the denominator floored
+    at ``F32_FLOOR`` times the largest expected magnitude: float32 carries about
+    7 significant digits of the array's scale, so an entry that cancels to near
+    zero keeps only an absolute accuracy near the scale's, and the elementwise
+    relative error of such an entry says nothing about the code. Bugs (a wrong
+    term, a missing factor) move results by O(1) of that scale, far above both
+    bars. docs/NOTEBOOKS.md, "Tolerances", says how a check picks its numbers.
+    """
+
+    f64: float
+    f32: float = None
+
+    def bar(self, dtype):
+        """(tolerance, denominator floor scale) for a result of ``dtype``."""
+        if np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize < 8:
+            return (self.f32 if self.f32 is not None else F32_TOL), F32_FLOOR
+        return self.f64, 0.0
+
+
+F32_TOL = 1e-4  # about 1000 float32 ulps: accumulated rounding of a few hundred operations
+F32_FLOOR = 1e-3  # float32 entries are judged relative to at least 1e-3 of the array's scale
+
+
+def as_tol(tol):
+    return tol if isinstance(tol, Tol) else Tol(float(tol))
 
 
 def compare_arrays(label, got, expected, tol):
-    """A Part for one output array: shape, dtype family, finiteness, then rel error."""
+    """A Part for one output array: shape, dtype family, finiteness, then rel error.
+
+    ``tol`` is a number (the float64 bar; float32 results get ``F32_TOL``) or a
+    ``Tol``. The bar follows the dtype of the student's result.
+    """
     if got is None:
         return Part(label, False, f"{label}: no value was returned")
     got = np.asarray(got)
@@ -92,17 +142,76 @@ def compare_arrays(label, got, expected, tol):
         return Part(label, False, f"{label}: dtype {got.dtype}, expected {expected.dtype}")
     if not np.all(np.isfinite(got.astype(np.float64))):
         return Part(label, False, f"{label}: contains NaN or inf")
-    err = rel_error(got, expected)
-    if err > tol:
-        return Part(label, False, f"{label}: relative error {err:.2e} exceeds {tol:.0e}")
+    bar, floor_scale = as_tol(tol).bar(got.dtype)
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    err = rel_error(got, expected, floor=max(1e-8, floor_scale * scale))
+    if err > bar:
+        return Part(label, False, f"{label}: relative error {err:.2e} exceeds {bar:.0e}")
     return Part(label, True, f"{label}: relative error {err:.2e}")
 
 
+def degenerate_reason(value, unchanged=()):
+    """Why ``value`` is a degenerate output, or "" when it is not.
+
+    Degenerate: no value, NaN or inf, all zeros, one constant repeated (arrays of
+    more than one element), or equal to one of ``unchanged`` (the untouched input).
+    Such outputs earn nothing on any part of a check (see ``not_degenerate``).
+    """
+    if value is None:
+        return "no value was returned"
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        return f"dtype {array.dtype} is not numeric"
+    if array.size and not np.all(np.isfinite(array.astype(np.float64))):
+        return "it contains NaN or inf"
+    if array.size and not np.any(array):
+        return "it is all zeros"
+    if array.size > 1 and np.all(array == array.flat[0]):
+        return f"every entry equals {array.flat[0]!r}"
+    for other in unchanged:
+        other = np.asarray(other)
+        if other.shape == array.shape and np.array_equal(other.astype(np.float64), array.astype(np.float64)):
+            return "it is the unchanged input"
+    return ""
+
+
+def not_degenerate(label, value, unchanged=()):
+    """A fatal Part: fails, zeroing the whole check, when ``value`` is degenerate."""
+    reason = degenerate_reason(value, unchanged)
+    return Part(f"{label} not degenerate", not reason,
+                f"{label}: {reason}, which earns no points" if reason else "", weight=0.0, fatal=True)
+
+
+def apply_gates(parts):
+    """Parts after ``needs`` and ``fatal``: a part whose needed parts failed, and
+    every part once a fatal part failed, earns nothing (with the reason)."""
+    failed = {p.label for p in parts if not p.ok}
+    fatal = [p for p in parts if p.fatal and not p.ok]
+    gated = []
+    for p in parts:
+        if p.ok and fatal:
+            p = dataclasses.replace(p, ok=False, detail=f"{p.label}: not credited, the output is degenerate")
+        elif p.ok and failed.intersection(p.needs):
+            missing = ", ".join(sorted(failed.intersection(p.needs)))
+            p = dataclasses.replace(p, ok=False, detail=f"{p.label}: not credited until {missing} is right")
+        gated.append(p)
+    return gated
+
+
 def score_parts(name, parts):
-    """Fold parts into a Result with a message a student can act on."""
+    """Fold parts into a Result with a message a student can act on.
+
+    Gates first (``apply_gates``): the message names the failures that decide,
+    not the parts that were only withheld because of them.
+    """
+    own_failures = [p for p in parts if not p.ok]
+    parts = apply_gates(parts)
     total = sum(p.weight for p in parts) or 1.0
     fraction = sum(p.weight for p in parts if p.ok) / total
-    failed = [p.detail for p in parts if not p.ok]
+    fatal = [p.detail for p in own_failures if p.fatal]
+    if fatal:
+        fraction = 0.0
+    failed = fatal or [p.detail for p in own_failures]
     message = "passed" if not failed else "; ".join(failed)
     return Result(name=name, fraction=fraction, message=message, parts=parts)
 

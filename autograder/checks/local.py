@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from autograder import diagnosis
 from autograder.checks import core
 from autograder.reference import REFERENCE_LOCK, current_modules, reference_modules
 
@@ -78,7 +79,7 @@ def grade(name, student=None, seed=DEFAULT_SEED):
         parts = check.score(got, expected, inputs)
     except Exception as exc:  # malformed outputs the score step did not foresee
         return core.error_result(name, core.describe_exception(exc))
-    return core.score_parts(name, parts)
+    return diagnosis.explain(core.score_parts(name, parts), got, inputs, expected, seed)
 
 
 def notebook_check(name, points=None):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import sandbox
+from autograder import diagnosis, sandbox
 from autograder.checks import REGISTRY, core
 from autograder.checks.local import DEFAULT_SEED
 from autograder.checks.local import prepared as inputs_and_expected
@@ -99,14 +99,16 @@ def load_outputs(path, max_bytes):
     return got
 
 
-def read_result(name, io_dir, inputs, expected, outcome, max_output_bytes=64 << 20, seal=None):
+def read_result(name, io_dir, inputs, expected, outcome, max_output_bytes=64 << 20, seal=None,
+                seed=DEFAULT_SEED):
     """Score one check from what the sandbox left in ``io_dir/outputs``.
 
     ``seal`` is the runner's word on the check once it had ended (checks/seal.py):
     only a sealed check can earn points, and only with outputs that still match
     the seal. Everything in ``outputs`` was writable by student code: files are
     read as plain files with size caps, and anything malformed scores 0 with a
-    reason, never an error of the grader.
+    reason, never an error of the grader. A failed check whose outputs match a
+    known mistake's says so (``autograder.diagnosis``; ``seed`` keys its cache).
     """
     out = io_dir / "outputs"
     if seal is None:  # the runner never finished this check: say how far it got
@@ -136,7 +138,7 @@ def read_result(name, io_dir, inputs, expected, outcome, max_output_bytes=64 << 
         parts = REGISTRY[name].score(got, expected, inputs)
     except Exception as exc:  # unreadable or malformed outputs
         return core.error_result(name, core.describe_exception(exc))
-    return core.score_parts(name, parts)
+    return diagnosis.explain(core.score_parts(name, parts), got, inputs, expected, seed)
 
 
 def grade_sandboxed(workdir, names, limits, seed=DEFAULT_SEED, hidden=(), allow_unsandboxed=False):
@@ -160,6 +162,6 @@ def grade_sandboxed(workdir, names, limits, seed=DEFAULT_SEED, hidden=(), allow_
         hidden=[REFERENCE_ROOT, *hidden], readable=[sys.prefix],
         extra_ro_binds=binds)
     seals = read_seals(outcome.stdout)
-    results = [read_result(name, io_dir, *prepared[name], outcome, run_limits.max_file_bytes, seals.get(name))
+    results = [read_result(name, io_dir, *prepared[name], outcome, run_limits.max_file_bytes, seals.get(name), seed)
                for name in names]
     return results, outcome

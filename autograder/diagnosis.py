@@ -1,0 +1,131 @@
+"""Messages a student can act on: known mistakes, the function to fix first, no grader paths.
+
+Three steps, all on the trusted side:
+
+- ``explain``: when a check is failed, its student outputs are compared with the
+  outputs of the assignment's known mistakes aimed at that check
+  (``assignment/known_mistakes/*.toml``: single-bug variants of the reference,
+  each with a hint) on the same hidden inputs. When one matches, its hint joins
+  the message ("your saliency equals ...: take the absolute value").
+- ``fix_first``: a failed check that runs the functions of another failed,
+  narrower check (by ``covers`` in assignment.toml) says to fix that one first:
+  a zero ``pe`` buffer fails ``positional_encoding`` and the overfit with it.
+- ``public_paths``: absolute paths of the grader's machine (work folders, the
+  Python installation) leave every text a student sees.
+"""
+import re
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from autograder.checks import REGISTRY, core
+from autograder.known_mistakes import load_mistakes, make_mutant
+from autograder.reference import REFERENCE_LOCK, package_modules
+
+MATCH_TOL = core.Tol(1e-6, 1e-3)  # a student's copy of a mistake matches it to rounding
+_lock = threading.Lock()
+_state = {"mistakes": None, "folder": None}
+_roots, _outputs = {}, {}
+
+
+def _mistakes_for(name):
+    with _lock:
+        if _state["mistakes"] is None:
+            try:
+                _state["mistakes"] = load_mistakes()
+            except Exception:  # a broken catalogue costs hints, never a grade
+                _state["mistakes"] = []
+    return [m for m in _state["mistakes"] if m.check == name]
+
+
+def _mutant_root(mistake):
+    with _lock:
+        if mistake not in _roots:
+            if _state["folder"] is None:
+                _state["folder"] = tempfile.TemporaryDirectory(prefix="cs231n-mistakes-")
+            folder = Path(_state["folder"].name) / f"m{len(_roots)}"
+            _roots[mistake] = make_mutant(mistake, folder)
+        return _roots[mistake]
+
+
+def mistake_outputs(name, mistake, inputs, seed):
+    """The outputs of check ``name`` run on ``mistake``'s package (cached per seed), or None."""
+    from autograder.checks.local import run_student
+
+    key = (name, mistake, seed)
+    if key not in _outputs:
+        check = REGISTRY[name]
+        try:
+            with REFERENCE_LOCK:
+                outputs, error = run_student(check, package_modules(_mutant_root(mistake), check.modules), inputs)
+        except Exception:
+            outputs, error = None, "the mistake could not be built"
+        _outputs[key] = None if error else outputs
+    return _outputs[key]
+
+
+def _same(got, outputs):
+    """Every output of the mistake is also the student's, to rounding."""
+    return all(k in got and core.compare_arrays(k, got[k], v, MATCH_TOL).ok for k, v in outputs.items())
+
+
+def matching_hint(name, got, inputs, expected, seed):
+    """The hint of the first known mistake of check ``name`` whose outputs equal ``got``, or ""."""
+    for mistake in _mistakes_for(name):
+        outputs = mistake_outputs(name, mistake, inputs, seed)
+        if outputs is not None and not _same(outputs, expected) and _same(got, outputs):
+            return mistake.hint
+    return ""
+
+
+def explain(result, got, inputs, expected, seed):
+    """``result`` with the hint of a matching known mistake added to its message."""
+    if result.fraction >= 1 or not got:
+        return result
+    try:
+        hint = matching_hint(result.name, got, inputs, expected, seed)
+    except Exception:  # a diagnosis that fails costs the hint, never the grade
+        hint = ""
+    if hint:
+        result.message = f"{result.message}. Likely cause: {hint}"
+    return result
+
+
+def fix_first(results, specs):
+    """Add "fix X first" to failed checks whose covers strictly contain a failed check's.
+
+    ``results``: {name: Result}; ``specs``: {name: assignment check spec with ``covers``}.
+    """
+    failed = {n for n, r in results.items() if r.fraction < 1 and n in specs}
+    for name in sorted(failed):
+        mine = set(specs[name].covers)
+        narrower = [d for d in sorted(failed) if d != name and set(specs[d].covers) < mine]
+        # keep the narrowest: a candidate that contains another candidate adds nothing
+        first = [d for d in narrower if not any(set(specs[e].covers) < set(specs[d].covers) for e in narrower)]
+        if first:
+            names = ", ".join(first)
+            results[name].message += (f". Fix {names} first: this check runs the code "
+                                      f"{'it tests' if len(first) == 1 else 'they test'}, which is wrong")
+    return results
+
+
+_PATH_CHARS = r"[^\s\"'<>:/\\]"
+_ABSOLUTE = rf"(?<![\w:/.~>-])(?:/{_PATH_CHARS}+)+/"
+
+
+def public_paths(text, roots=()):
+    """``text`` without absolute paths of the grader's machine.
+
+    ``roots`` (work folders) are cut first; then a student module keeps its path
+    from ``cs231n/``, the grader's library becomes ``<grader>/``, the Python
+    installation ``<python>/``, and any other absolute path only its last name.
+    """
+    for root in sorted({str(r).rstrip("/") for r in roots if str(r).strip("/")}, key=len, reverse=True):
+        text = text.replace(root + "/", "")
+    text = re.sub(_ABSOLUTE + r"(?=cs231n/)", "", text)
+    text = re.sub(_ABSOLUTE + r"\.grader/autograder/", "<grader>/", text)
+    text = re.sub(_ABSOLUTE + r"(?:site|dist)-packages/", "<python>/", text)
+    for prefix in {sys.prefix, sys.base_prefix}:
+        text = text.replace(prefix.rstrip("/") + "/", "<python>/")
+    return re.sub(_ABSOLUTE + rf"(?={_PATH_CHARS})", "", text)
