@@ -1,77 +1,191 @@
-"""The GAN part's hidden checks: full marks for the reference and for correct
-variants a student may write, and each single-bug mutant loses points in its
-own check and nowhere it should not."""
+"""The GAN part's hidden checks: full marks for the reference and for the ways
+students write correct code (tests/fairness/gan.py), nothing for degenerate or
+fake answers, and each known mistake (assignment/known_mistakes/gan.toml) loses
+points in its own check, nowhere it should not, and is named by its hint."""
+import numpy as np
 import pytest
 
-from autograder.checks import REGISTRY
+from autograder.checks import REGISTRY, gan
 from autograder.checks.local import grade
-from mutation import Mutant, assert_loses_only_covering_checks, grade_all, make_mutant
+from autograder.known_mistakes import copy_package
+from fairness import apply_edits
+from fairness.alternative import Alternative
+from fairness.gan import ALTERNATIVES, DEGENERATE
+from mutation import Mutant, assert_loses_only_covering_checks, covering, grade_all, known_mutants, make_mutant
 
-GAN_CHECKS = ["sample_noise", "gan_networks", "bce_loss", "gan_losses", "get_optimizer",
-              "ls_losses", "dc_networks"]
+GAN_CHECKS = ["sample_noise", "gan_networks", "gan_losses", "get_optimizer", "ls_losses", "dc_networks"]
+SEEDS = (0, 1, 2)  # the corpus over 50 grading seeds: tests/test_fairness_checks.py
 
 G = "cs231n/gan_pytorch.py:"
-MUTANTS = [
-    ("sample_noise", Mutant(G + "sample_noise", "return 2 * torch.rand(batch_size, dim) - 1",
-                            "return torch.rand(batch_size, dim)")),
-    ("gan_networks", Mutant(G + "discriminator",
-                            "nn.Linear(256, 256),\n        nn.LeakyReLU(0.01),\n        nn.Linear(256, 1),",
-                            "nn.Linear(256, 256),\n        nn.Linear(256, 1),")),
-    ("bce_loss", Mutant(G + "bce_loss", "loss = torch.logaddexp(torch.zeros_like(input), input) - input * target",
-                        "loss = torch.log(1 + torch.exp(input)) - input * target")),
-    ("gan_losses", Mutant(G + "discriminator_loss",
-                          "(bce_loss(logits_real, torch.ones_like(logits_real))\n"
-                          "            + bce_loss(logits_fake, torch.zeros_like(logits_fake)))",
-                          "(bce_loss(logits_real, torch.zeros_like(logits_real))\n"
-                          "            + bce_loss(logits_fake, torch.ones_like(logits_fake)))")),
-    ("get_optimizer", Mutant(G + "get_optimizer", "betas=(0.5, 0.999)", "betas=(0.9, 0.999)")),
-    ("ls_losses", Mutant(G + "ls_generator_loss", "loss = 0.5 * ((scores_fake - 1) ** 2).mean()",
-                         "loss = ((scores_fake - 1) ** 2).mean()")),
-    ("dc_networks", Mutant(G + "build_dc_generator",
-                           "nn.ConvTranspose2d(64, 1, kernel_size=4, stride=2, padding=1)",
-                           "nn.ConvTranspose2d(64, 1, kernel_size=3, stride=2, padding=1)")),
-]
+MUTANTS = known_mutants("gan")
 
-# Correct code written differently from the reference: it must keep full marks.
-VARIANTS = [
-    ("sample_noise", Mutant(G + "sample_noise", "return 2 * torch.rand(batch_size, dim) - 1",
-                            "return torch.empty(batch_size, dim).uniform_(-1, 1)")),
-    ("bce_loss", Mutant(G + "bce_loss", "loss = torch.logaddexp(torch.zeros_like(input), input) - input * target",
-                        "loss = input.clamp(min=0) - input * target + (1 + (-input.abs()).exp()).log()")),
-    ("bce_loss", Mutant(G + "bce_loss", "loss = torch.logaddexp(torch.zeros_like(input), input) - input * target",
-                        "return nn.functional.binary_cross_entropy_with_logits(input, target)")),
-    ("gan_losses", Mutant(G + "generator_loss", "loss = bce_loss(logits_fake, torch.ones_like(logits_fake))",
-                          "loss = bce_loss(logits_fake, torch.ones(logits_fake.shape[0]).type(dtype))")),
-    ("gan_networks", Mutant(G + "discriminator", "    model = nn.Sequential(\n        Flatten(),",
-                            "    model = nn.Sequential(\n        nn.Flatten(),")),
-]
 
+def graded(edits, name, tmp_path, seed=None):
+    root = apply_edits(copy_package(tmp_path), edits)
+    from autograder.reference import package_modules
+    kwargs = {} if seed is None else {"seed": seed}
+    return grade(name, student=package_modules(root, REGISTRY[name].modules), **kwargs)
+
+
+def parts(result):
+    return {p.label: p.ok for p in result.parts}
+
+
+def alt(target, source, extra_imports=()):
+    return Alternative("test", G + target, source, "test", extra_imports)
+
+
+# --------------------------------------------------------------------------- reference and mistakes
 
 @pytest.mark.parametrize("name", GAN_CHECKS)
 def test_reference_gets_full_marks(name):
-    result = grade(name)
-    assert result.fraction == 1.0, result.message
+    for seed in SEEDS:
+        result = grade(name, seed=seed)
+        assert result.fraction == 1.0, result.message
 
 
-@pytest.mark.parametrize("primary, mutant", MUTANTS, ids=[m[0] for m in MUTANTS])
-def test_single_bug_mutants_lose_only_their_checks(primary, mutant, tmp_path):
-    assert_loses_only_covering_checks(mutant, tmp_path, GAN_CHECKS, primary)
-
-
-@pytest.mark.parametrize("name, variant", VARIANTS, ids=[f"{v[0]}-{k}" for k, v in enumerate(VARIANTS)])
-def test_correct_variants_keep_full_marks(name, variant, tmp_path):
-    result = grade_all(make_mutant(variant, tmp_path), [name])[name]
-    assert result.fraction == 1.0, result.message
-
-
-def test_every_gan_check_has_a_mutant():
-    assert {p for p, _ in MUTANTS} == set(GAN_CHECKS)
+def test_every_gan_check_has_a_mistake_and_is_in_the_assignment():
     assert {n for n, c in REGISTRY.items() if c.__module__ == "autograder.checks.gan"} == set(GAN_CHECKS)
+    assert {p for p, _ in MUTANTS} == set(GAN_CHECKS)
+    assert "bce_loss" not in REGISTRY  # provided code, as in the original file
 
 
-def test_naive_bce_keeps_only_the_moderate_logit_parts(tmp_path):
-    """The unstable formula is right on ordinary logits and wrong only at +-1e4."""
-    results = grade_all(make_mutant(MUTANTS[2][1], tmp_path), ["bce_loss"])
-    parts = {p.label: p.ok for p in results["bce_loss"].parts}
-    assert parts == {"loss": True, "grad": True, "loss_extreme": False, "grad_extreme": False,
-                     "loss_extreme_float32": False}
+@pytest.mark.parametrize("primary, mutant", MUTANTS, ids=[f"{p}-{k}" for k, (p, _) in enumerate(MUTANTS)])
+def test_known_mistakes_lose_only_their_checks_and_get_their_hint(primary, mutant, tmp_path):
+    results = assert_loses_only_covering_checks(mutant, tmp_path, GAN_CHECKS, primary)
+    assert mutant.hint in results[primary].message, results[primary].message
+
+
+# --------------------------------------------------------------------------- the fairness corpus
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES, ids=[a.id for a in ALTERNATIVES])
+def test_correct_alternatives_keep_full_marks(alternative, tmp_path):
+    names = sorted(covering(alternative.target))
+    assert names
+    for name in names:
+        for seed in SEEDS:
+            result = graded([alternative], name, tmp_path / f"{name}{seed}", seed)
+            assert result.fraction == 1.0, f"{name}, seed {seed}: {result.message}"
+
+
+@pytest.mark.parametrize("degenerate", DEGENERATE, ids=[d.id for d in DEGENERATE])
+def test_degenerate_code_scores_zero(degenerate, tmp_path):
+    for name in degenerate.zero:
+        result = graded([degenerate], name, tmp_path / name)
+        assert result.fraction == 0, result.message
+
+
+# --------------------------------------------------------------------------- what the checks feed
+
+def test_losses_are_fed_float32_scores_of_shape_n(tmp_path):
+    """The original docstrings say (N,); the original notebook makes them with .type(dtype)."""
+    guard = "    assert {0}.shape == ({0}.shape[0],) and {0}.dtype == torch.float32, ({0}.shape, {0}.dtype)\n"
+    edits = [
+        alt("discriminator_loss", "def discriminator_loss(logits_real, logits_fake):\n"
+            + guard.format("logits_real") + guard.format("logits_fake")
+            + "    return bce_loss(logits_real, torch.ones_like(logits_real)) + "
+              "bce_loss(logits_fake, torch.zeros_like(logits_fake))\n"),
+        alt("ls_generator_loss", "def ls_generator_loss(scores_fake):\n" + guard.format("scores_fake")
+            + "    return 0.5 * ((scores_fake - 1) ** 2).mean()\n"),
+    ]
+    for name in ("gan_losses", "ls_losses"):
+        assert graded(edits, name, tmp_path / name).fraction == 1.0
+
+
+def test_loss_without_gradient_says_so(tmp_path):
+    edit = alt("generator_loss", """
+        def generator_loss(logits_fake):
+            return bce_loss(logits_fake, torch.ones_like(logits_fake)).detach()
+        """)
+    result = graded([edit], "gan_losses", tmp_path)
+    assert 0 < result.fraction < 1 and "no gradient reaches the scores" in result.message
+
+
+# --------------------------------------------------------------------------- fakes earn nothing
+
+def test_right_parameter_counts_on_a_network_that_computes_something_else_earn_nothing(tmp_path):
+    relu = alt("discriminator", """
+        def discriminator(seed=None):
+            return nn.Sequential(Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                                 nn.Linear(256, 1))
+        """)
+    result = graded([relu], "gan_networks", tmp_path)
+    got = parts(result)
+    assert not got["discriminator() parameters"] and not got["discriminator takes images"]
+    assert got["generator output"]
+    assert result.fraction == pytest.approx(3 / 7)  # the generator's share only
+
+
+def test_output_shape_of_a_tiny_network_earns_nothing(tmp_path):
+    tiny = alt("build_dc_classifier", """
+        def build_dc_classifier(batch_size):
+            return nn.Sequential(Flatten(), nn.Linear(784, 1))
+        """)
+    result = graded([tiny], "dc_networks", tmp_path)
+    earned = [p.label for p in result.parts if p.ok and p.weight > 0]
+    assert earned == ["DC generator output", "build_dc_generator(4) and build_dc_generator(noise_dim) parameters"]
+
+
+def test_discriminator_without_flatten_loses_only_the_images_part(tmp_path):
+    flat_only = alt("discriminator", """
+        def discriminator(seed=None):
+            return nn.Sequential(nn.Linear(784, 256), nn.LeakyReLU(0.01), nn.Linear(256, 256),
+                                 nn.LeakyReLU(0.01), nn.Linear(256, 1))
+        """)
+    result = graded([flat_only], "gan_networks", tmp_path)
+    assert [label for label, ok in parts(result).items() if not ok] == ["discriminator takes images"]
+    assert "start it with Flatten()" in result.message
+
+
+@pytest.mark.parametrize("source", [
+    """
+    def get_optimizer(model):
+        return optim.SGD(model.parameters(), lr=1e-3)
+    """,
+    """
+    def get_optimizer(model):
+        class Adam(torch.optim.SGD):
+            pass
+        Adam.__name__ = "Adam"
+        return Adam(model.parameters(), lr=1e-3)
+    """,
+    """
+    def get_optimizer(model):
+        opt = optim.SGD(model.parameters(), lr=1e-3)
+        opt.param_groups[0]["betas"] = (0.5, 0.999)
+        opt.param_groups[0]["eps"] = 1e-8
+        return opt
+    """,
+], ids=["sgd-same-lr", "sgd-named-adam", "sgd-with-adam-settings"])
+def test_an_optimizer_that_does_not_step_like_adam_earns_nothing(source, tmp_path):
+    result = graded([alt("get_optimizer", source)], "get_optimizer", tmp_path)
+    assert result.fraction == 0, result.message
+
+
+def test_adam_with_wrong_betas_keeps_the_parts_it_gets_right(tmp_path):
+    result = grade_all(make_mutant(Mutant(G + "get_optimizer", "betas=(0.5, 0.999)", "betas=(0.9, 0.999)"),
+                                   tmp_path), ["get_optimizer"])["get_optimizer"]
+    assert parts(result) == {"the parameters after the steps not degenerate": True, "Adam updates": True,
+                             "type": True, "lr": True, "betas": False, "steps": False}
+
+
+def test_noise_shape_and_seeding_count_only_with_right_values(tmp_path):
+    unit = alt("sample_noise", """
+        def sample_noise(batch_size, dim, seed=None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            return torch.rand(batch_size, dim)
+        """)
+    result = graded([unit], "sample_noise", tmp_path)
+    assert result.fraction == 0, result.message
+
+
+def test_score_inputs_have_large_gradient_entries():
+    """LOSS_TOL's reasoning: every gradient array has an entry of size >= ~0.3 / N."""
+    sig = lambda s: 1 / (1 + np.exp(-s))  # noqa: E731
+    for seed in range(200):
+        i = gan.score_inputs(np.random.default_rng(seed))
+        assert np.all(np.abs(i["real"]) <= 5) and np.all(np.abs(i["fake"]) <= 5)
+        assert np.max(1 - sig(i["real"])) > 0.7  # d/d real of BCE against 1
+        assert np.max(sig(i["fake"])) > 0.7  # d/d fake of BCE against 0
+        assert np.max(1 - sig(i["fake"])) > 0.7  # d/d fake of BCE against 1
