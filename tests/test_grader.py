@@ -132,3 +132,27 @@ def test_mutant_through_the_sandboxed_grader_loses_only_its_checks(tmp_path):
 def test_known_bug_text_still_applies():
     path, old, _ = KNOWN_BUG
     assert (ROOT / path).read_text().count(old) == 1
+
+
+def test_known_bug_is_explained_and_later_checks_say_what_to_fix_first(batch):
+    _, _, results = batch
+    messages = {t["name"].split(": ")[-1]: t["output"] for t in results["one_bug"]["tests"]}
+    assert "Likely cause:" in messages["lstm_step_forward"], messages["lstm_step_forward"]
+    assert "gate" in messages["lstm_step_forward"].split("Likely cause:")[1]
+    assert "Fix lstm_step_forward first" in messages["captioning_lstm_loss"], messages["captioning_lstm_loss"]
+    assert "Fix lstm_step_forward first" not in messages["lstm_step_forward"]
+
+
+def test_no_text_a_student_sees_names_the_graders_paths(batch):
+    import sys
+
+    folder, out, _ = batch
+    forbidden = [str(out), str(folder), str(ROOT), sys.prefix, "/tmp/"]
+    for sid in ("reference", "untouched", "one_bug", "broken"):
+        texts = [(out / sid / "results.json").read_text(), (out / sid / "feedback.html").read_text()]
+        texts += [p.read_text() for p in (out / sid / "executed").glob("*.ipynb")] if sid == "untouched" else []
+        for text in texts:
+            leaked = [f for f in forbidden if f in text]
+            assert not leaked, f"{sid}: {leaked} appear in what the student sees"
+    # tracebacks keep the student's file, relative to the submission
+    assert "cs231n/rnn_layers.py" in (out / "untouched" / "executed" / "RNN_Captioning.ipynb").read_text()

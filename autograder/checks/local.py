@@ -96,5 +96,5 @@ def notebook_check(name, points=None):
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         result = grade(name)
     earned = result.points(max_points)
-    print(f"[{name}] {earned:g} / {max_points:g} points: {result.message}")
+    print(f"[{name}] {earned:g} / {max_points:g} points: {diagnosis.public_paths(result.message, [os.getcwd()])}")
     return earned
