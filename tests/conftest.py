@@ -46,6 +46,6 @@ def mnist_sample_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def squeezenet_fallback():
     """The offline SqueezeNet 1.1 of load_squeezenet (fixed-seed random weights)."""
-    from cs231n.net_visualization_pytorch import load_squeezenet
+    from cs231n.squeezenet import load_squeezenet
 
     return load_squeezenet(pretrained=False)

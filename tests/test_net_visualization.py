@@ -1,4 +1,4 @@
-"""Tests of cs231n/net_visualization_pytorch.py.
+"""Tests of cs231n/net_visualization_pytorch.py and cs231n/squeezenet.py.
 
 Exact checks use small hand-made models whose gradients are known in closed form
 (a linear classifier: the gradient of a class score is that class's weight row);
@@ -16,11 +16,13 @@ from scipy.ndimage import gaussian_filter
 
 import cs231n  # noqa: F401  (before torchvision)
 from cs231n import net_visualization_pytorch as nv
+from cs231n import squeezenet
 from cs231n.data_utils import load_imagenet_val
 from cs231n.image_utils import SQUEEZENET_MEAN, SQUEEZENET_STD
 from cs231n.net_visualization_pytorch import (
     blur_image, class_visualization_update_step, compute_saliency_maps, deprocess, jitter,
-    load_squeezenet, make_fooling_image, preprocess, rescale)
+    make_fooling_image, preprocess, rescale)
+from cs231n.squeezenet import load_squeezenet
 
 import torchvision  # noqa: E402  (after cs231n)
 
@@ -266,12 +268,12 @@ def test_offline_squeezenet(squeezenet_fallback):
     torch.manual_seed(5)
     expected_next = torch.rand(3)
     torch.manual_seed(5)
-    again = nv._random_squeezenet(0)
+    again = squeezenet._random_squeezenet(0)
     load_squeezenet(pretrained=False)
     assert torch.equal(torch.rand(3), expected_next)
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
-    other = nv._random_squeezenet(1)
+    other = squeezenet._random_squeezenet(1)
     assert not torch.equal(other.classifier[1].weight, model.classifier[1].weight)
     # it classifies: scores for 1000 classes, and different pictures get different classes
     scores = model(torch.randn(4, 3, SMALL, SMALL, generator=torch.Generator().manual_seed(0)))
@@ -297,7 +299,7 @@ def test_pretrained_weights_come_from_the_hub_cache(tmp_path, monkeypatch, capsy
         # a cached checkpoint (here: some other weights) is used as is
         torch.manual_seed(123)
         reference = torchvision.models.squeezenet1_1(weights=None)
-        path = tmp_path / "checkpoints" / os.path.basename(nv.SQUEEZENET_WEIGHTS.url)
+        path = tmp_path / "checkpoints" / os.path.basename(squeezenet.SQUEEZENET_WEIGHTS.url)
         path.parent.mkdir()
         torch.save(reference.state_dict(), path)
         model = load_squeezenet(pretrained=True, download=False)
@@ -345,3 +347,145 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match=r"deprocess: img has shape \(2, 3, 3, 3\); "
                                          r"expected \(1, 3, H, W\)"):
         deprocess(X)
+
+
+# --------------------------------------------------------------------------- the student file's contents
+
+def test_the_student_file_defines_only_the_canonical_names():
+    """What a notebook needs beyond the canonical file's names lives in provided modules
+    (load_squeezenet and the input checks in cs231n/squeezenet.py)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(nv))
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    defined |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+                if isinstance(t, ast.Name)}
+    assert defined == {"compute_saliency_maps", "make_fooling_image", "class_visualization_update_step",
+                       "preprocess", "deprocess", "rescale", "blur_image", "jitter"}
+    assert not hasattr(nv, "load_squeezenet")
+
+
+def test_canonical_helpers_usage_works_with_ours():
+    """The notebook calls the helpers the way the canonical ones allow: preprocess on a
+    PIL image, deprocess / blur_image on detached tensors, jitter under no_grad."""
+    arr = np.random.default_rng(2).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    x = preprocess(Image.fromarray(arr), size=20)
+    img = x.clone().requires_grad_(True)
+    with torch.no_grad():
+        img.copy_(jitter(img, 3, -2))
+        img.copy_(jitter(img, -3, 2))
+    assert torch.equal(img.detach(), x)
+    blur_image(img.detach(), sigma=0.5)  # writes into img's storage
+    assert not torch.equal(img.detach(), x)
+    assert deprocess(img.detach().cpu()).size == (24, 20)
+
+
+# --------------------------------------------------------------------------- the notebook, canonical-shaped
+
+# A student file shaped like the official starter's: only its names, its helpers'
+# behaviour (preprocess takes PIL images, blur_image calls .numpy() on its argument,
+# deprocess works on plain tensors, jitter concatenates slices), its provided lines
+# (model.eval(), X.requires_grad_() on the caller's tensor, X_fooling = X.clone()), and
+# the solutions in the commonest student form (.backward(), .grad, a while loop, a
+# plain class-visualization step with img.grad.zero_()).
+CANONICAL_SHAPED_FILE = '''
+import random
+
+import numpy as np
+import torch
+import torchvision.transforms as T
+from scipy.ndimage.filters import gaussian_filter1d
+
+from .image_utils import SQUEEZENET_MEAN, SQUEEZENET_STD
+
+
+def compute_saliency_maps(X, y, model):
+    model.eval()
+    X.requires_grad_()
+    saliency = None
+    scores = model(X)
+    scores.gather(1, y.view(-1, 1)).squeeze().sum().backward()
+    saliency = X.grad.abs().max(dim=1)[0]
+    return saliency
+
+
+def make_fooling_image(X, target_y, model):
+    X_fooling = X.clone()
+    X_fooling = X_fooling.requires_grad_()
+    learning_rate = 1
+    while model(X_fooling).argmax(dim=1).item() != target_y:
+        model(X_fooling)[0, target_y].backward()
+        X_fooling.data += learning_rate * X_fooling.grad / X_fooling.grad.norm()
+        X_fooling.grad.zero_()
+    return X_fooling
+
+
+def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate):
+    objective = model(img)[0, target_y] - l2_reg * (img * img).sum()
+    objective.backward()
+    img.data += learning_rate * img.grad
+    img.grad.zero_()
+
+
+def preprocess(img, size=224):
+    steps = T.Compose([T.Resize(size), T.ToTensor(),
+                       T.Normalize(mean=SQUEEZENET_MEAN.tolist(), std=SQUEEZENET_STD.tolist()),
+                       T.Lambda(lambda x: x[None])])
+    return steps(img)
+
+
+def deprocess(img, should_rescale=True):
+    steps = T.Compose([T.Lambda(lambda x: x[0]),
+                       T.Normalize(mean=[0, 0, 0], std=(1.0 / SQUEEZENET_STD).tolist()),
+                       T.Normalize(mean=(-SQUEEZENET_MEAN).tolist(), std=[1, 1, 1]),
+                       T.Lambda(rescale) if should_rescale else T.Lambda(lambda x: x),
+                       T.ToPILImage()])
+    return steps(img)
+
+
+def rescale(x):
+    low, high = x.min(), x.max()
+    return (x - low) / (high - low)
+
+
+def blur_image(X, sigma=1):
+    values = X.cpu().clone().numpy()
+    values = gaussian_filter1d(gaussian_filter1d(values, sigma, axis=2), sigma, axis=3)
+    X.copy_(torch.Tensor(values).type_as(X))
+    return X
+
+
+def jitter(X, ox, oy):
+    if ox != 0:
+        X = torch.cat([X[:, :, :, -ox:], X[:, :, :, :-ox]], dim=3)
+    if oy != 0:
+        X = torch.cat([X[:, :, -oy:], X[:, :, :-oy]], dim=2)
+    return X
+'''
+
+
+@pytest.mark.slow
+def test_notebook_runs_with_a_canonical_shaped_student_file(tmp_path):
+    import shutil
+
+    import nbformat
+    import papermill
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    shutil.copytree(os.path.join(root, "cs231n"), tmp_path / "cs231n",
+                    ignore=shutil.ignore_patterns("__pycache__", "datasets"))
+    os.symlink(os.path.join(root, "cs231n", "datasets"), tmp_path / "cs231n" / "datasets")
+    marker = "canonical-shaped student file imported"
+    (tmp_path / "cs231n" / "net_visualization_pytorch.py").write_text(
+        CANONICAL_SHAPED_FILE + f"\nprint({marker!r})\n")
+    notebook = os.path.join(root, "source_notebooks", "Network_Visualization.ipynb")
+    out = tmp_path / "executed.ipynb"
+    papermill.execute_notebook(notebook, str(out), parameters={"fast_mode": True}, kernel_name="python3",
+                               cwd=str(tmp_path), progress_bar=False, execution_timeout=300)
+    executed = nbformat.read(out, as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs
+                      if o.output_type == "stream")
+    assert marker in printed
+    for name in ("saliency_maps", "fooling_image", "class_visualization_step"):
+        assert f"[{name}] 3 / 3 points: passed" in printed, printed[-2000:]
