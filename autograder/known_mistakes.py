@@ -39,7 +39,11 @@ class Mistake:
 
     @property
     def id(self):
-        return f"{self.check}:{self.target.split(':', 1)[1]}:{abs(hash((self.old, self.new))) % 10**6:06d}"
+        """A name that is the same in every process (test ids under xdist)."""
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.old}\0{self.new}".encode()).hexdigest()[:6]
+        return f"{self.check}:{self.target.split(':', 1)[1]}:{digest}"
 
 
 def load_mistakes(part=None, folder=MISTAKES_DIR):

@@ -14,7 +14,7 @@ from autograder.checks.local import grade, make_inputs
 from autograder.checks.rnn import vocabulary
 from cs231n import rnn_theory as th
 from cs231n.classifiers.rnn import CaptioningRNN
-from mutation import Mutant, assert_loses_only_covering_checks
+from mutation import assert_loses_only_covering_checks, known_mutants
 
 THEORY_CHECKS = ["step_rnn_weights", "step_rnn_impossible", "parity_lstm", "beam_search", "gradient_flow"]
 
@@ -285,18 +285,7 @@ def test_recurrent_matrix_and_sweep_follow_theory():
 # ---------------------------------------------------------------------------
 # The hidden checks
 
-T_ = "cs231n/rnn_theory.py:"
-MUTANTS = [
-    ("step_rnn_weights", Mutant(T_ + "count_rnn_weights", "b_h[0] = -0.5", "b_h[0] = -1.5")),
-    ("step_rnn_impossible", Mutant(T_ + "one_unit_step_rnn_can_compute",
-                                   '"running_parity": False}', '"running_parity": True}')),
-    ("parity_lstm", Mutant(T_ + "parity_lstm_weights", "b = np.array([-0.5, 0.5, 0.5, 0.5])",
-                           "b = np.array([-0.5, 1.5, 0.5, 0.5])")),
-    ("beam_search", Mutant(T_ + "beam_search", "finished = was_finished | (word == end)",
-                           "finished = word == end")),
-    ("gradient_flow", Mutant(T_ + "jacobian_norms", "norms[t] = np.linalg.norm(J, 2)",
-                             "norms[t] = np.linalg.norm(J)")),
-]
+MUTANTS = known_mutants("theory")
 
 
 @pytest.mark.parametrize("name", THEORY_CHECKS)
@@ -312,7 +301,7 @@ def test_reference_gets_full_marks_on_other_seeds(name):
         assert result.fraction == 1.0, (seed, result.message)
 
 
-@pytest.mark.parametrize("primary, mutant", MUTANTS, ids=[m[0] for m in MUTANTS])
+@pytest.mark.parametrize("primary, mutant", MUTANTS, ids=[f"{p}-{i}" for i, (p, _) in enumerate(MUTANTS)])
 def test_single_bug_mutants_lose_only_their_checks(primary, mutant, tmp_path):
     assert_loses_only_covering_checks(mutant, tmp_path, THEORY_CHECKS, primary)
 
@@ -355,3 +344,175 @@ def test_simulators_reject_malformed_recurrent_matrices():
         th.step_rnn_forward(dict(th.count_rnn_weights(2), W_hh=np.zeros((2, 3))), np.zeros((1, 2), dtype=int))
     with pytest.raises(ValueError, match=r"weights\['Wh'\] has shape \(1, 3\); expected \(H, 4H\)"):
         th.step_lstm_forward(dict(th.parity_lstm_weights(), Wh=np.zeros((1, 3))), np.zeros((1, 2), dtype=int))
+
+
+# ---------------------------------------------------------------------------
+# Fair grading: degenerate answers earn nothing, properties count only next
+# to right values, and the hidden problems tell the algorithm from shortcuts
+
+
+def test_trusted_beam_matches_the_reference_and_the_greedy_floor():
+    rng = np.random.default_rng(11)
+    for V, L in ((9, 6), (12, 8), (5, 4)):
+        model = random_model(rng, V, "rnn", scale=0.8)
+        features = rng.standard_normal((12, 6))
+        for K in (1, 2, 3, 5, V ** (L - 1) if V == 5 else 4):
+            captions, lp = checks.trusted_beam(model.params, features, K, L)
+            ref_captions, ref_lp = th.beam_search(model, features, K, L)
+            assert np.array_equal(captions, ref_captions), (V, K)
+            assert np.allclose(lp, ref_lp, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(0, 60, 3))
+def test_hidden_beam_problems_discriminate_on_every_seed(seed):
+    inputs = make_inputs(REGISTRY["beam_search"], seed)
+    L = int(inputs["a_max_length"])
+    floor, widen, early = checks.discriminating_images(checks._params(inputs, "a_"), inputs["a_features"], L,
+                                                       checks.BeamSearch.beam_sizes)
+    assert floor.any() and widen.any() and early.any()
+    pb, fb, Lb = checks._params(inputs, "b_"), inputs["b_features"], int(inputs["b_max_length"])
+    assert not np.array_equal(checks.trusted_exhaustive(pb, fb, Lb)[0], checks.trusted_greedy(pb, fb, Lb)[0])
+
+
+def greedy_everywhere(model, features, beam_size, max_length):
+    return th.beam_search(model, features, 1, max_length)
+
+
+def beam_module(beam_search):
+    from cs231n import rnn_layers
+    from cs231n.classifiers import rnn
+    return types.SimpleNamespace(rnn_layers=rnn_layers, rnn=rnn,
+                                 rnn_theory=types.SimpleNamespace(beam_search=beam_search))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_greedy_for_every_beam_size_earns_nothing(seed):
+    # beam 1, consistent log-probs and "never below greedy" all hold for it
+    result = grade("beam_search", student=beam_module(greedy_everywhere), seed=seed)
+    assert result.fraction == 0 and "greedy's captions" in result.message
+
+
+def test_beam_properties_count_only_next_to_right_values():
+    def shuffled_images(model, features, beam_size, max_length):
+        captions, lp = th.beam_search(model, features, beam_size, max_length)
+        return np.roll(captions, 1, axis=0), np.roll(lp, 1)  # consistent? no: a shuffled answer
+    result = grade("beam_search", student=beam_module(shuffled_images))
+    assert result.fraction == 0
+    parts = {p.label: p for p in result.parts}
+    assert not parts["not below greedy"].ok and not parts["log-probs"].ok
+
+    def zeros(model, features, beam_size, max_length):
+        return np.zeros((len(features), max_length), np.int32), np.zeros(len(features))
+    result = grade("beam_search", student=beam_module(zeros))
+    assert result.fraction == 0 and "all zeros" in result.message
+
+
+def test_constant_claims_earn_nothing_and_impossibility_needs_possibility():
+    for value in (True, False):
+        result = grade("step_rnn_impossible", student=fake(
+            one_unit_step_rnn_can_compute=lambda v=value: dict.fromkeys(th.ONE_UNIT_TASKS, v)))
+        assert result.fraction == 0 and "constant answer" in result.message
+    result = grade("step_rnn_impossible", student=fake(one_unit_step_rnn_can_compute=lambda: {
+        "seen_a_one": False, "at_least_two_ones": True, "running_parity": False}))
+    assert result.fraction == 0  # parity's "impossible" stands next to a wrong "possible"
+
+
+def test_gradient_flow_gates_and_degenerates():
+    def theory(**overrides):
+        functions = {"jacobian_norms": th.jacobian_norms, "recurrent_matrix": th.recurrent_matrix}
+        functions.update(overrides)
+        return fake(**functions)
+    # radius times the identity: orthogonal, not random; the sweep it feeds is not credited
+    result = grade("gradient_flow", student=theory(recurrent_matrix=lambda H, r, rng: r * np.eye(H)))
+    parts = {p.label: p for p in result.parts}
+    assert result.fraction == pytest.approx(0.5) and "rng" in result.message
+    assert not parts["sweep"].ok and parts["jacobian_norms"].ok
+    # ||Wh||**t ignores the trajectory, yet follows r**t on the sweep: not credited there
+    result = grade("gradient_flow", student=theory(jacobian_norms=lambda Wh, h0, u, nl="tanh": np.linalg.norm(
+        Wh, 2) ** np.arange(1, len(u) + 1)))
+    assert result.fraction == pytest.approx(0.25)
+    # constant norms or matrices: nothing at all
+    result = grade("gradient_flow", student=theory(jacobian_norms=lambda Wh, h0, u, nl="tanh": np.ones(len(u))))
+    assert result.fraction == 0
+    result = grade("gradient_flow", student=theory(recurrent_matrix=lambda H, r, rng: np.zeros((H, H))))
+    assert result.fraction == 0
+
+
+# The fairness corpus of this part (tests/fairness/theory.py) on a few seeds;
+# the suite's corpus tests take every part over 50 seeds.
+
+def _corpus_root(edit, tmp_path):
+    import shutil
+
+    from autograder.reference import REFERENCE_ROOT
+    from fairness.alternative import apply_edits
+    shutil.copytree(REFERENCE_ROOT / "cs231n", tmp_path / "cs231n",
+                    ignore=shutil.ignore_patterns("__pycache__", "datasets"))
+    return apply_edits(tmp_path, [edit])
+
+
+def _covering(target):
+    from autograder.assignment import load_assignment
+    return [c.name for c in load_assignment().checks.values() if target in c.covers]
+
+
+def _corpus():
+    from fairness import theory as corpus
+    return corpus
+
+
+@pytest.mark.parametrize("alternative", _corpus().ALTERNATIVES, ids=lambda a: a.id)
+def test_alternatives_get_full_marks(alternative, tmp_path):
+    from autograder.reference import package_modules
+    root = _corpus_root(alternative, tmp_path)
+    for name in _covering(alternative.target):
+        for seed in (0, 7):
+            result = grade(name, student=package_modules(root, REGISTRY[name].modules), seed=seed)
+            assert result.fraction == 1.0, (name, seed, result.message)
+
+
+@pytest.mark.parametrize("degenerate", _corpus().DEGENERATE, ids=lambda d: d.id)
+def test_degenerate_answers_get_zero(degenerate, tmp_path):
+    from autograder.reference import package_modules
+    root = _corpus_root(degenerate, tmp_path)
+    assert degenerate.zero
+    for name in degenerate.zero:
+        for seed in (0, 7):
+            result = grade(name, student=package_modules(root, REGISTRY[name].modules), seed=seed)
+            assert result.fraction == 0, (name, seed, result.message)
+
+
+def test_known_mistakes_carry_hints():
+    for primary, mistake in MUTANTS:
+        assert mistake.hint and primary in THEORY_CHECKS
+
+
+def test_canonical_names_are_the_kit_files_top_level_names():
+    import ast
+    from pathlib import Path
+    tree = ast.parse(Path(th.__file__).read_text())
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    assert _corpus().CANONICAL_NAMES == {"cs231n/rnn_theory.py": names}
+
+
+def test_beam_check_accepts_either_caption_of_an_exact_tie():
+    # words 5 and 6 made identical: every caption with a 5 has a twin with a 6 of
+    # exactly the same log-prob; the reference picks 5, a student may pick 6
+    from autograder.checks.local import expected_outputs
+    check = REGISTRY["beam_search"]
+    inputs = make_inputs(check, 0)
+    for key, axis in (("a_W_embed", 0), ("a_W_vocab", 1), ("a_b_vocab", 0)):
+        np.moveaxis(inputs[key], axis, 0)[6] = np.moveaxis(inputs[key], axis, 0)[5]
+    expected = expected_outputs(check, inputs)
+    assert any(np.any(expected[f"a{K}_captions"] == 5) for K in (1, 2, 3, 5))
+    got = {k: np.where(v == 5, 6, v) if k.startswith("a") and k.endswith("captions") else v
+           for k, v in expected.items()}
+    from autograder.checks.core import score_parts
+    assert score_parts("beam_search", check.score(got, expected, inputs)).fraction == 1.0
