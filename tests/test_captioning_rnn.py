@@ -240,9 +240,11 @@ def test_loss_rejects_bad_captions_and_features():
     with pytest.raises(ValueError, match=r"features have shape \(2, 5\); expected \(N, D\) "
                                          r"with D = input_dim = 4"):
         model.loss(np.zeros((2, 5)), ok)
-    with pytest.raises(TypeError, match=r"features have dtype float32; expected the model's "
-                                        r"dtype float64"):
-        model.loss(features.astype(np.float32), ok)
+    with pytest.raises(TypeError, match=r"features have dtype int64; expected a floating-point "
+                                        r"dtype, usually the model's float64"):
+        model.loss(features.astype(np.int64), ok)
+    # float32 features for a float64 model are fine (NumPy promotes, as canonically).
+    assert np.isclose(model.loss(features.astype(np.float32), ok)[0], model.loss(features, ok)[0], rtol=1e-5)
     with pytest.raises(TypeError, match=r"captions must be a NumPy array; got list"):
         model.loss(features, ok.tolist())
 

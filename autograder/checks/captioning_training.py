@@ -7,8 +7,10 @@ vectors), each with one caption of random words from a small vocabulary (all
 captions share their first words, so the image must be remembered through
 time). A model whose loss and gradients are right memorises it in 150
 full-batch Adam steps; a wrong gradient (a sign, a missing path through time)
-leaves the loss high. Dimensions are small: one run takes about 0.1 s (RNN) to
-0.2 s (LSTM) on a CPU.
+leaves the loss high. Dimensions are small: one run of the reference takes about
+0.2 s (RNN) and 0.4 s (LSTM) on one CPU core. Fewer steps would save time but
+not margin: with 100 steps (learning rate 3e-2) the worst of 100 grading seeds
+ended at 0.08 (RNN) and 0.24 (LSTM), too near the threshold for correct code.
 
 Training is made reproducible by seeding NumPy's global random state (the
 model's initialisation and the solver's minibatches draw from it) inside
@@ -44,6 +46,9 @@ LEARNING_RATE = 2e-2
 # lowest loss of the last 10 iterations was at most 0.021 (RNN) and 0.033 (LSTM),
 # median 0.008 and 0.011; the mean of the last 5 iterations was at most 0.012
 # times the mean of the first 5. The thresholds leave a margin of about 10x.
+# Rechecked with the trusted loss of the trained parameters over 100 grading
+# seeds: at most 0.017 (RNN) and 0.047 (LSTM); the fairness corpus (float32
+# backward passes, step-by-step loops) stays below the thresholds on 50 seeds.
 FINAL_LOSS = {"rnn": 0.3, "lstm": 0.3}  # the trained parameters' loss
 DECREASE_FRACTION = 0.1  # trained parameters' loss / mean of the reference's first 5 losses
 

@@ -2,11 +2,13 @@
 
 Same patterns as the vanilla RNN checks (autograder/checks/rnn.py): small random
 float64 problems with random shapes, every output compared with the reference
-run on the same inputs. The gate layout (i, f, o, g) is part of the interface,
-so a model that orders its gates differently fails here.
+run on the same inputs, float32 arithmetic judged with a float32 bar. The gate
+layout (i, f, o, g) is part of the interface, so a model that orders its gates
+differently fails here.
 """
 from autograder.checks.core import numpy_output, register
-from autograder.checks.rnn import CaptioningLoss, CaptioningRnnSample, _ArrayCheck, rnn_problem
+from autograder.checks.rnn import (GRAD_TOL, CaptioningLoss, CaptioningRnnSample, _ArrayCheck,
+                                   gradients, rnn_problem)
 
 
 @register
@@ -17,14 +19,17 @@ class LstmStepForward(_ArrayCheck):
         return rnn_problem(rng, gates=4, with_time=False)
 
     def run(self, cs231n, i):
-        next_h, next_c, _ = cs231n.rnn_layers.lstm_step_forward(
-            i["x"], i["h0"], i["c0"], i["Wx"], i["Wh"], i["b"])
+        out = cs231n.rnn_layers.lstm_step_forward(i["x"], i["h0"], i["c0"], i["Wx"], i["Wh"], i["b"])
+        if not isinstance(out, (tuple, list)) or len(out) != 3:
+            raise TypeError("lstm_step_forward should return (next_h, next_c, cache)")
+        next_h, next_c, _ = out
         return {"next_h": numpy_output(next_h, "next_h"), "next_c": numpy_output(next_c, "next_c")}
 
 
 @register
 class LstmStepBackward(_ArrayCheck):
     name = "lstm_step_backward"
+    tol = GRAD_TOL
 
     def inputs(self, rng):
         return rnn_problem(rng, gates=4, with_time=False)
@@ -33,11 +38,7 @@ class LstmStepBackward(_ArrayCheck):
         layers = cs231n.rnn_layers
         _, _, cache = layers.lstm_step_forward(i["x"], i["h0"], i["c0"], i["Wx"], i["Wh"], i["b"])
         grads = layers.lstm_step_backward(i["dout"], i["dc"], cache)
-        names = ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
-        if len(grads) != len(names):
-            raise TypeError(f"lstm_step_backward returned {len(grads)} values; expected "
-                            f"{len(names)}: {', '.join(names)}")
-        return {n: numpy_output(g, n) for n, g in zip(names, grads)}
+        return gradients(grads, ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), "lstm_step_backward")
 
 
 @register
@@ -55,6 +56,7 @@ class LstmForward(_ArrayCheck):
 @register
 class LstmBackward(_ArrayCheck):
     name = "lstm_backward"
+    tol = GRAD_TOL
 
     def inputs(self, rng):
         return rnn_problem(rng, gates=4)
@@ -63,11 +65,7 @@ class LstmBackward(_ArrayCheck):
         layers = cs231n.rnn_layers
         _, cache = layers.lstm_forward(i["x"], i["h0"], i["Wx"], i["Wh"], i["b"])
         grads = layers.lstm_backward(i["dout"], cache)
-        names = ("dx", "dh0", "dWx", "dWh", "db")
-        if len(grads) != len(names):
-            raise TypeError(f"lstm_backward returned {len(grads)} values; expected "
-                            f"{len(names)}: {', '.join(names)}")
-        return {n: numpy_output(g, n) for n, g in zip(names, grads)}
+        return gradients(grads, ("dx", "dh0", "dWx", "dWh", "db"), "lstm_backward")
 
 
 @register
