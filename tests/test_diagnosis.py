@@ -71,3 +71,10 @@ def test_a_known_mistake_is_told_its_hint(mistake, tmp_path):
     result = grade_all(make_mutant(mistake, tmp_path), [mistake.check])[mistake.check]
     assert result.fraction < 1, f"{mistake.check} did not catch: {mistake.hint}"
     assert f"Likely cause: {mistake.hint}" in result.message, result.message
+
+
+def test_a_value_compared_with_nan_never_matches():
+    import numpy as np
+
+    assert not core.compare_arrays("x", np.ones(3), np.array([1.0, np.nan, 1.0]), 1e-6).ok
+    assert not core.compare_arrays("x", np.ones(3, np.float32), np.array([1.0, np.nan, 1.0]), 1e-6).ok
