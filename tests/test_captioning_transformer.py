@@ -601,3 +601,26 @@ def test_overfit_fifty_captions(overfit_run):
 def test_overfit_final_minibatch_loss_meets_notebook_bar(overfit_run):
     _, _, solver = overfit_run
     assert solver.loss_history[-1] < OVERFIT_FINAL_LOSS
+
+
+def test_module_defines_only_the_canonical_top_level_names():
+    from pathlib import Path
+
+    import cs231n.classifiers.transformer as module
+    from fairness.alternative import strip_to_names
+    from fairness.transformer import CANONICAL_NAMES
+
+    text = Path(module.__file__).read_text()
+    assert strip_to_names(text, CANONICAL_NAMES["cs231n/classifiers/transformer.py"]) == text
+
+
+def test_decoder_layer_calls_attention_by_keyword():
+    # As the canonical decoder layer does: hooks and wrappers around the attention
+    # layers (notebooks, checks) must accept keyword calls.
+    layer = TransformerDecoderLayer(8, 2)
+    calls = []
+    for attention in (layer.self_attn, layer.multihead_attn):
+        attention.register_forward_pre_hook(
+            lambda module, args, kwargs: calls.append((len(args), sorted(kwargs))), with_kwargs=True)
+    layer(torch.randn(2, 5, 8), torch.randn(2, 1, 8), tgt_mask=torch.ones(5, 5, dtype=torch.bool))
+    assert calls == [(0, ["attn_mask", "key", "query", "value"]), (0, ["key", "query", "value"])]
