@@ -1,11 +1,13 @@
 """Generative adversarial networks on MNIST: a fully connected GAN, least-squares
 GAN and a deep convolutional GAN (DCGAN).
 
-Conventions: images are 28x28 MNIST digits; the discriminators take (N, 1, 28, 28)
-images (or, for the fully connected one, anything with 784 values per row) scaled
-to [-1, 1] and return logits of shape (N, 1); the generators take noise (N, noise_dim)
-and return (N, 784) images in [-1, 1] (tanh). Losses are scalar tensors, averaged
-over the minibatch.
+Conventions (those of the original assignment): images are 28x28 MNIST digits
+scaled to [-1, 1]; the discriminators take (N, 1, 28, 28) images (run_a_gan
+passes them so) and return logits of shape (N, 1); the generators take noise
+(N, noise_dim) and return (N, 784) images in [-1, 1] (tanh). The losses take
+scores of shape (N,) (run_a_gan hands them the discriminator's (N, 1) output,
+which bce_loss accepts too) and return scalar tensors averaged over the
+minibatch. Data may be float32 (the notebooks' `dtype`) or float64.
 """
 import numpy as np
 import torch
@@ -15,8 +17,9 @@ from torch.utils.data import sampler
 
 NOISE_DIM = 96
 
-# The tensor type the original assignment moves data to (GPU when there is one).
-# run_a_gan itself follows the device of the discriminator's parameters.
+# The tensor type the original assignment moves data to (GPU when there is one),
+# e.g. labels made with `torch.ones(N).type(dtype)`. run_a_gan itself follows the
+# device and dtype of the discriminator's parameters.
 dtype = torch.cuda.FloatTensor if torch.cuda.is_available() else torch.FloatTensor
 
 
@@ -34,13 +37,16 @@ def sample_noise(batch_size, dim, seed=None):
     - seed: if given, torch.manual_seed(seed) is called first (reproducible draws).
 
     Returns:
-    - float32 tensor of shape (batch_size, dim), values in [-1, 1].
+    - float tensor of shape (batch_size, dim) (float32 from torch.rand), values
+      uniform in [-1, 1].
     """
-    _check_positive_int(batch_size, "batch_size", "sample_noise")
-    _check_positive_int(dim, "dim", "sample_noise")
+    for name, value in (("batch_size", batch_size), ("dim", dim)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"sample_noise: {name} is {value!r}; expected a positive int")
     if seed is not None:
         torch.manual_seed(seed)
-    # TODO: draw a (batch_size, dim) tensor uniformly from [-1, 1].
+    # TODO: draw a (batch_size, dim) tensor uniformly from [-1, 1] with torch's
+    # random generator (torch.rand draws from [0, 1)).
     raise NotImplementedError("sample_noise: replace this line with your code")
 
 
@@ -48,13 +54,14 @@ def discriminator(seed=None):
     """Fully connected discriminator: 784 -> 256 -> 256 -> 1 (267009 parameters).
 
     Layers: Flatten, Linear(784, 256), LeakyReLU(0.01), Linear(256, 256),
-    LeakyReLU(0.01), Linear(256, 1). Input (N, 1, 28, 28) or (N, 784); output
-    logits (N, 1). If seed is given, torch.manual_seed(seed) is called first.
+    LeakyReLU(0.01), Linear(256, 1). Input images (N, 1, 28, 28) (Flatten makes
+    them (N, 784)); output logits (N, 1). If seed is given, torch.manual_seed(seed)
+    is called first.
     """
     if seed is not None:
         torch.manual_seed(seed)
     model = None
-    # TODO: build the network above as an nn.Sequential.
+    # TODO: build the network above as an nn.Sequential, starting with Flatten().
     raise NotImplementedError("discriminator: replace this line with your code")
     return model
 
@@ -76,55 +83,64 @@ def generator(noise_dim=NOISE_DIM, seed=None):
 
 
 def bce_loss(input, target):
-    """Numerically stable binary cross-entropy on logits, averaged.
+    """Binary cross-entropy on logits, averaged, computed stably (provided).
 
     With s = input (logits) and t = target in [0, 1], each element's loss is
     -[t log sigmoid(s) + (1 - t) log(1 - sigmoid(s))] = log(1 + exp(s)) - s t.
-    Computed as written, exp(s) overflows for large s (1e4 gives inf); compute
-    log(1 + exp(s)) = log(exp(0) + exp(s)) with a log-sum-exp that factors out the
-    larger exponent (e.g. torch.logaddexp, or max(s, 0) + log(1 + exp(-|s|))), so
-    that the loss and its gradient, sigmoid(s) - t, stay exact for |s| = 1e4.
+    Written that way exp(s) overflows for large s; torch.logaddexp(0, s) computes
+    log(1 + exp(s)) without overflow, and its gradient, sigmoid(s) - t, stays
+    exact even for |s| = 1e4.
 
     Inputs:
-    - input: float tensor of logits, shape (N,) or (N, 1).
-    - target: tensor of the same number of elements, values 0 or 1 (or in between).
+    - input: float tensor of logits, shape (N,) (the discriminator's (N, 1) works too).
+    - target: tensor with one label per logit, 0 or 1 (or in between), any shape
+      with N elements (e.g. torch.ones(N).type(dtype)), or one number for all.
 
     Returns:
-    - scalar tensor: the mean loss.
+    - scalar tensor: the mean loss, in input's dtype.
     """
-    input, target = _matching_pair(input, target, "bce_loss", "input", "target")
-    # TODO: the mean of log(1 + exp(s)) - s t, computed stably.
-    raise NotImplementedError("bce_loss: replace this line with your code")
+    if not torch.is_tensor(input) or not input.is_floating_point():
+        raise TypeError(f"bce_loss: input must be a float torch.Tensor of logits, shape (N,); got "
+                        f"{type(input).__name__}{'' if not torch.is_tensor(input) else ' of ' + str(input.dtype)}")
+    target = torch.as_tensor(target).to(device=input.device, dtype=input.dtype)
+    if target.numel() == 1:
+        target = target.reshape(()).expand(input.shape)
+    elif target.numel() == input.numel():
+        target = target.reshape(input.shape)  # (N,) labels with (N, 1) logits never broadcast
+    else:
+        raise ValueError(f"bce_loss: target has shape {tuple(target.shape)}; expected "
+                         f"{input.numel()} labels, one per logit of input {tuple(input.shape)}")
+    loss = torch.logaddexp(torch.zeros_like(input), input) - input * target
+    return loss.mean()
 
 
 def discriminator_loss(logits_real, logits_fake):
-    """Discriminator loss: BCE of real logits against 1 plus BCE of fake logits against 0.
+    """Discriminator loss: BCE of the real logits against label 1 plus BCE of the
+    fake logits against label 0 (each averaged over its minibatch).
 
     Inputs:
-    - logits_real: tensor (N,) or (N, 1), discriminator logits on real images.
-    - logits_fake: tensor (N,) or (N, 1), discriminator logits on generated images.
+    - logits_real: tensor (N,), the discriminator's logits on real images.
+    - logits_fake: tensor (N,), its logits on generated images.
 
     Returns:
     - scalar tensor.
     """
-    _check_logits(logits_real, "logits_real", "discriminator_loss")
-    _check_logits(logits_fake, "logits_fake", "discriminator_loss")
     loss = None
-    # TODO: compute it with bce_loss.
+    # TODO: compute it with bce_loss; make the labels from the logits' size
+    # (torch.ones_like, or torch.ones(N).type(dtype)).
     raise NotImplementedError("discriminator_loss: replace this line with your code")
     return loss
 
 
 def generator_loss(logits_fake):
-    """Generator loss: BCE of the fake logits against 1 (the non-saturating loss).
+    """Generator loss: BCE of the fake logits against label 1 (the non-saturating loss).
 
     Inputs:
-    - logits_fake: tensor (N,) or (N, 1), discriminator logits on generated images.
+    - logits_fake: tensor (N,), the discriminator's logits on generated images.
 
     Returns:
     - scalar tensor.
     """
-    _check_logits(logits_fake, "logits_fake", "generator_loss")
     loss = None
     # TODO: compute it with bce_loss.
     raise NotImplementedError("generator_loss: replace this line with your code")
@@ -136,15 +152,14 @@ def ls_discriminator_loss(scores_real, scores_fake):
     0.5 * mean((scores_real - 1)^2) + 0.5 * mean(scores_fake^2).
 
     Inputs:
-    - scores_real, scores_fake: tensors (N,) or (N, 1) of discriminator scores.
+    - scores_real: tensor (N,), the discriminator's scores on real images.
+    - scores_fake: tensor (N,), its scores on generated images.
 
     Returns:
     - scalar tensor.
     """
-    _check_logits(scores_real, "scores_real", "ls_discriminator_loss")
-    _check_logits(scores_fake, "scores_fake", "ls_discriminator_loss")
     loss = None
-    # TODO: compute the expression above.
+    # TODO: compute the expression above (averages over the minibatch).
     raise NotImplementedError("ls_discriminator_loss: replace this line with your code")
     return loss
 
@@ -153,12 +168,11 @@ def ls_generator_loss(scores_fake):
     """Least-squares GAN generator loss: 0.5 * mean((scores_fake - 1)^2).
 
     Inputs:
-    - scores_fake: tensor (N,) or (N, 1) of discriminator scores on generated images.
+    - scores_fake: tensor (N,), the discriminator's scores on generated images.
 
     Returns:
     - scalar tensor.
     """
-    _check_logits(scores_fake, "scores_fake", "ls_generator_loss")
     loss = None
     # TODO: compute the expression above.
     raise NotImplementedError("ls_generator_loss: replace this line with your code")
@@ -179,10 +193,11 @@ def build_dc_classifier(batch_size):
     Unflatten(batch_size, 1, 28, 28), Conv2d(1, 32, 5), LeakyReLU(0.01), MaxPool 2x2,
     Conv2d(32, 64, 5), LeakyReLU(0.01), MaxPool 2x2, Flatten,
     Linear(4*4*64, 4*4*64), LeakyReLU(0.01), Linear(4*4*64, 1).
-    Input: batch_size images, (batch_size, 1, 28, 28) or (batch_size, 784);
-    output logits (batch_size, 1).
+    Input: batch_size images (batch_size, 1, 28, 28) (Unflatten also takes them
+    as (batch_size, 784)); output logits (batch_size, 1).
     """
-    _check_positive_int(batch_size, "batch_size", "build_dc_classifier")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"build_dc_classifier: batch_size is {batch_size!r}; expected a positive int")
     # TODO: build the network above as an nn.Sequential and return it.
     raise NotImplementedError("build_dc_classifier: replace this line with your code")
 
@@ -196,7 +211,8 @@ def build_dc_generator(noise_dim=NOISE_DIM):
     ConvTranspose2d(64, 1, 4, stride=2, padding=1), Tanh, Flatten.
     Input noise (N, noise_dim); output images (N, 784) in [-1, 1].
     """
-    _check_positive_int(noise_dim, "noise_dim", "build_dc_generator")
+    if isinstance(noise_dim, bool) or not isinstance(noise_dim, (int, np.integer)) or noise_dim < 1:
+        raise ValueError(f"build_dc_generator: noise_dim is {noise_dim!r}; expected a positive int")
     # TODO: build the network above as an nn.Sequential and return it.
     raise NotImplementedError("build_dc_generator: replace this line with your code")
 
@@ -222,7 +238,8 @@ def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, load
 
     Returns:
     - images: list of numpy arrays of shape (16, 784), generated samples in [-1, 1]
-      at iterations 0, show_every, 2*show_every, ... (show each with `show_images`).
+      at iterations 0, show_every, 2*show_every, ... (the notebook's `show_images`
+      draws one as a grid).
     """
     # Data follows the models: their device and floating-point type.
     d_param, g_param = next(D.parameters()), next(G.parameters())
@@ -259,29 +276,6 @@ def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, load
                 images.append(fake_images.detach().cpu().numpy()[0:16])
             iter_count += 1
     return images
-
-
-def show_images(images):
-    """Show a batch of images (B, 784) or (B, 28, 28) in [-1, 1] or [0, 1] as a grid.
-
-    Uses matplotlib (imported here, so the module works without a display);
-    returns the figure.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib import gridspec
-
-    images = np.reshape(np.asarray(images), (len(images), -1))
-    side = int(np.ceil(np.sqrt(images.shape[1])))
-    cols = int(np.ceil(np.sqrt(images.shape[0])))
-    rows = int(np.ceil(images.shape[0] / cols))
-    fig = plt.figure(figsize=(cols, rows))
-    grid = gridspec.GridSpec(rows, cols, wspace=0.05, hspace=0.05)
-    for i, img in enumerate(images):
-        ax = plt.subplot(grid[i])
-        ax.axis("off")
-        ax.set_aspect("equal")
-        ax.imshow(img.reshape(side, side), cmap="gray")
-    return fig
 
 
 class ChunkSampler(sampler.Sampler):
@@ -345,43 +339,13 @@ def deprocess_img(x):
 
 
 def rel_error(x, y):
-    """Largest elementwise relative error between x and y (arrays or scalars)."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    """Maximum relative error; says so plainly when the shapes differ."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.shape != y.shape:
+        raise ValueError(f"shapes differ: yours is {x.shape}, expected {y.shape}")
     return np.max(np.abs(x - y) / (np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
 def count_params(model):
     """Number of parameters (scalars) in model."""
     return int(sum(p.numel() for p in model.parameters()))
-
-
-###############################################################################
-# Provided: input checks                                                      #
-###############################################################################
-
-
-def _check_positive_int(value, name, func):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{func}: {name} is {value!r}; expected a positive int")
-
-
-def _check_logits(x, name, func):
-    if not torch.is_tensor(x):
-        raise TypeError(f"{func}: {name} must be a float torch.Tensor of shape (N,) or (N, 1); "
-                        f"got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{func}: {name} has dtype {x.dtype}; expected a float tensor")
-    if not (x.dim() == 1 or (x.dim() == 2 and x.shape[1] == 1)):
-        raise ValueError(f"{func}: {name} has shape {tuple(x.shape)}; expected (N,) or (N, 1)")
-
-
-def _matching_pair(input, target, func, name_a, name_b):
-    """Check the pair and give target input's shape (so (N,) and (N, 1) never broadcast)."""
-    _check_logits(input, name_a, func)
-    if not torch.is_tensor(target):
-        raise TypeError(f"{func}: {name_b} must be a torch.Tensor; got {type(target).__name__}")
-    if target.numel() != input.numel():
-        raise ValueError(f"{func}: {name_b} has shape {tuple(target.shape)}; expected "
-                         f"{input.numel()} values, one per element of {name_a} "
-                         f"{tuple(input.shape)}")
-    return input, target.reshape(input.shape).to(device=input.device, dtype=input.dtype)

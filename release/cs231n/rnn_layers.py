@@ -8,105 +8,16 @@ Every layer is a pair ``*_forward(...) -> (out, cache)`` and
 - D: input (word vector) dimension, H: hidden dimension,
 - V: vocabulary size, M: output dimension of an affine layer.
 
-All layers work in float32 and float64 and return arrays of the input dtype.
-Every floating-point argument of one call must share a dtype. Bad input raises a
-``ValueError`` or ``TypeError`` that names the argument, what it got and what was
-expected.
+All layers work in float32 and float64 and return arrays of the input dtype
+(when the floating-point arguments of one call mix dtypes, of the wider one, as
+NumPy's promotion gives). Bad input raises a ``ValueError`` or ``TypeError`` that
+names the argument, what it got and what was expected (cs231n/rnn_validation.py).
 """
 import numpy as np
 
-
-# ---------------------------------------------------------------------------
-# Input validation (provided)
-# ---------------------------------------------------------------------------
-
-def _check_float(func, **arrays):
-    """Check that every argument is a floating-point ndarray and that they all share
-    one dtype; return that dtype."""
-    first = None
-    for name, a in arrays.items():
-        if not isinstance(a, np.ndarray):
-            raise TypeError(f"{func}: {name} must be a NumPy array; got {type(a).__name__}")
-        if not np.issubdtype(a.dtype, np.floating):
-            raise TypeError(f"{func}: {name} has dtype {a.dtype}; expected a floating-point "
-                            "dtype (float32 or float64)")
-        if first is None:
-            first = (name, a.dtype)
-        elif a.dtype != first[1]:
-            raise TypeError(f"{func}: {name} has dtype {a.dtype} but {first[0]} has dtype "
-                            f"{first[1]}; expected every floating-point input to have the "
-                            "same dtype")
-    return first[1] if first else None
-
-
-def _check_ndim(func, name, a, labels):
-    """Check that `a` has one axis per comma-separated name in `labels`, e.g. 'N, T, D'."""
-    ndim = len(labels.split(","))
-    if a.ndim != ndim:
-        raise ValueError(f"{func}: {name} has shape {a.shape}; expected {ndim} "
-                         f"dimensions ({labels})")
-
-
-def _check_shape(func, name, a, labels, expected):
-    """Check that `a` has exactly the shape `expected`, whose axes are named `labels`."""
-    expected = tuple(int(e) for e in expected)
-    if a.shape != expected:
-        raise ValueError(f"{func}: {name} has shape {a.shape}; expected ({labels}) = {expected}")
-
-
-def _check_indices(func, name, x, V, labels):
-    """Check that `x` is an integer ndarray with the axes `labels` and values in [0, V)."""
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{func}: {name} must be a NumPy array; got {type(x).__name__}")
-    if not np.issubdtype(x.dtype, np.integer):
-        raise TypeError(f"{func}: {name} has dtype {x.dtype}; expected an integer dtype "
-                        f"(indices in [0, {V}))")
-    _check_ndim(func, name, x, labels)
-    if x.size and (x.min() < 0 or x.max() >= V):
-        raise ValueError(f"{func}: {name} has values in [{x.min()}, {x.max()}]; expected "
-                         f"indices in [0, V) = [0, {V})")
-
-
-def _check_rnn_step(func, x, prev_h, Wx, Wh, b, gates=1, prev_c=None):
-    """Validate the arguments of a recurrent step; return (N, D, H)."""
-    arrays = dict(x=x, prev_h=prev_h)
-    if prev_c is not None:
-        arrays["prev_c"] = prev_c
-    _check_float(func, **arrays, Wx=Wx, Wh=Wh, b=b)
-    _check_ndim(func, "x", x, "N, D")
-    _check_ndim(func, "prev_h", prev_h, "N, H")
-    (N, D), H = x.shape, prev_h.shape[1]
-    _check_shape(func, "prev_h", prev_h, "N, H", (N, H))
-    if prev_c is not None:
-        _check_shape(func, "prev_c", prev_c, "N, H", (N, H))
-    G = "4H" if gates == 4 else "H"
-    _check_shape(func, "Wx", Wx, f"D, {G}", (D, gates * H))
-    _check_shape(func, "Wh", Wh, f"H, {G}", (H, gates * H))
-    _check_shape(func, "b", b, G, (gates * H,))
-    return N, D, H
-
-
-def _check_rnn_sequence(func, x, h0, Wx, Wh, b, gates=1):
-    """Validate the arguments of rnn_forward / lstm_forward; return (N, T, D, H)."""
-    _check_float(func, x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
-    _check_ndim(func, "x", x, "N, T, D")
-    _check_ndim(func, "h0", h0, "N, H")
-    (N, T, D), H = x.shape, h0.shape[1]
-    if T < 1:
-        raise ValueError(f"{func}: x has shape {x.shape}; expected (N, T, D) with at least "
-                         "one time step (T >= 1)")
-    _check_shape(func, "h0", h0, "N, H", (N, H))
-    G = "4H" if gates == 4 else "H"
-    _check_shape(func, "Wx", Wx, f"D, {G}", (D, gates * H))
-    _check_shape(func, "Wh", Wh, f"H, {G}", (H, gates * H))
-    _check_shape(func, "b", b, G, (gates * H,))
-    return N, T, D, H
-
-
-def _check_upstream(func, name, dout, labels):
-    """Validate an upstream gradient: a floating-point ndarray with the axes `labels`."""
-    _check_float(func, **{name: dout})
-    _check_ndim(func, name, dout, labels)
+from cs231n.rnn_validation import (check_float, check_indices, check_mask, check_ndim,
+                                   check_rnn_sequence, check_rnn_step, check_shape,
+                                   check_upstream)
 
 
 # ---------------------------------------------------------------------------
@@ -117,7 +28,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     """One time step of a vanilla RNN with tanh activation.
 
     Inputs:
-    - x: input at this step, shape (N, D)
+    - x: input at this step, shape (N, D) (or (D,): one input for every sample)
     - prev_h: hidden state of the previous step, shape (N, H)
     - Wx: input-to-hidden weights, shape (D, H)
     - Wh: hidden-to-hidden weights, shape (H, H)
@@ -127,7 +38,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     - next_h: tanh(x Wx + prev_h Wh + b), shape (N, H)
     - cache: whatever rnn_step_backward needs
     """
-    _check_rnn_step("rnn_step_forward", x, prev_h, Wx, Wh, b)
+    check_rnn_step("rnn_step_forward", x, prev_h, Wx, Wh, b)
     # TODO: compute the next hidden state and keep in `cache` what the backward
     # pass will need (inputs, weights and the tanh output are enough).
     raise NotImplementedError("rnn_step_forward: replace this line with your code")
@@ -148,7 +59,7 @@ def rnn_step_backward(dnext_h, cache):
     - dWh: shape (H, H)
     - db: shape (H,)
     """
-    _check_upstream("rnn_step_backward", "dnext_h", dnext_h, "N, H")
+    check_upstream("rnn_step_backward", "dnext_h", dnext_h, "N, H")
     # TODO: backpropagate through tanh (its derivative can be written with its
     # output), then through the two matrix products and the bias.
     raise NotImplementedError("rnn_step_backward: replace this line with your code")
@@ -167,7 +78,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
     - h: hidden states of every time step, shape (N, T, H)
     - cache: whatever rnn_backward needs
     """
-    N, T, D, H = _check_rnn_sequence("rnn_forward", x, h0, Wx, Wh, b)
+    N, T, D, H = check_rnn_sequence("rnn_forward", x, h0, Wx, Wh, b)
     # TODO: loop over the time steps with rnn_step_forward, feeding each step's
     # hidden state to the next, and collect the hidden states in h.
     raise NotImplementedError("rnn_forward: replace this line with your code")
@@ -188,7 +99,7 @@ def rnn_backward(dh, cache):
     - dWh: shape (H, H)
     - db: shape (H,)
     """
-    _check_upstream("rnn_backward", "dh", dh, "N, T, H")
+    check_upstream("rnn_backward", "dh", dh, "N, T, H")
     # TODO: walk the time steps backwards. A hidden state's total gradient is its
     # upstream gradient plus what flows back from the next step.
     raise NotImplementedError("rnn_backward: replace this line with your code")
@@ -203,16 +114,17 @@ def word_embedding_forward(x, W):
     """Look up the word vectors of a minibatch of word indices.
 
     Inputs:
-    - x: integer array of word indices in [0, V), shape (N, T)
+    - x: integer array of word indices in [0, V), shape (N, T) (any shape works:
+      a single index, or one per sample, (N,))
     - W: word vectors, one row per word, shape (V, D)
 
     Returns a tuple of:
-    - out: out[n, t] = W[x[n, t]], shape (N, T, D), dtype of W
+    - out: out[n, t] = W[x[n, t]], shape (N, T, D) (x.shape + (D,)), dtype of W
     - cache: whatever word_embedding_backward needs
     """
-    _check_float("word_embedding_forward", W=W)
-    _check_ndim("word_embedding_forward", "W", W, "V, D")
-    _check_indices("word_embedding_forward", "x", x, W.shape[0], "N, T")
+    check_float("word_embedding_forward", W=W)
+    check_ndim("word_embedding_forward", "W", W, "V, D")
+    check_indices("word_embedding_forward", "x", x, W.shape[0])
     # TODO: select the rows of W given by x (one indexing operation, no loop).
     raise NotImplementedError("word_embedding_forward: replace this line with your code")
     return out, cache
@@ -222,14 +134,14 @@ def word_embedding_backward(dout, cache):
     """Backward pass of word_embedding_forward.
 
     Inputs:
-    - dout: upstream gradient, shape (N, T, D)
+    - dout: upstream gradient, shape (N, T, D) (x.shape + (D,))
     - cache: from word_embedding_forward
 
     Returns:
     - dW: gradient of the word vectors, shape (V, D). A word that occurs several
       times collects the sum of its upstream gradients.
     """
-    _check_upstream("word_embedding_backward", "dout", dout, "N, T, D")
+    check_float("word_embedding_backward", dout=dout)
     # TODO: add every dout[n, t] to row x[n, t] of dW without a Python loop. Beware
     # repeated indices: `dW[x] += dout` counts each word only once.
     raise NotImplementedError("word_embedding_backward: replace this line with your code")
@@ -248,7 +160,7 @@ def sigmoid(x):
     computed in float64); a scalar input gives a NumPy scalar.
     """
     x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":
         x = x.astype(np.float64)
     e = np.abs(x, out=np.empty_like(x))
     np.negative(e, out=e)
@@ -268,7 +180,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     tanh. Then next_c = f * prev_c + i * g and next_h = o * tanh(next_c).
 
     Inputs:
-    - x: input at this step, shape (N, D)
+    - x: input at this step, shape (N, D) (or (D,): one input for every sample)
     - prev_h, prev_c: hidden and cell state of the previous step, shape (N, H)
     - Wx: shape (D, 4H); Wh: shape (H, 4H); b: shape (4H,)
 
@@ -276,7 +188,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     - next_h, next_c: shape (N, H)
     - cache: whatever lstm_step_backward needs
     """
-    N, D, H = _check_rnn_step("lstm_step_forward", x, prev_h, Wx, Wh, b, gates=4,
+    N, D, H = check_rnn_step("lstm_step_forward", x, prev_h, Wx, Wh, b, gates=4,
                               prev_c=prev_c)
     # TODO: compute the activation vector, split it into the four gates (order
     # i, f, o, g), then the next cell and hidden states.
@@ -298,8 +210,8 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     - dWh: shape (H, 4H)
     - db: shape (4H,)
     """
-    _check_upstream("lstm_step_backward", "dnext_h", dnext_h, "N, H")
-    _check_upstream("lstm_step_backward", "dnext_c", dnext_c, "N, H")
+    check_upstream("lstm_step_backward", "dnext_h", dnext_h, "N, H")
+    check_upstream("lstm_step_backward", "dnext_c", dnext_c, "N, H")
     # TODO: the cell state receives gradient both directly (dnext_c) and through
     # next_h. From it get the gradients of the four gates, then of their inputs
     # (the derivatives of sigmoid and tanh can be written with their outputs),
@@ -320,7 +232,7 @@ def lstm_forward(x, h0, Wx, Wh, b):
     - h: hidden states of every time step, shape (N, T, H)
     - cache: whatever lstm_backward needs
     """
-    N, T, D, H = _check_rnn_sequence("lstm_forward", x, h0, Wx, Wh, b, gates=4)
+    N, T, D, H = check_rnn_sequence("lstm_forward", x, h0, Wx, Wh, b, gates=4)
     # TODO: loop over the time steps with lstm_step_forward, starting from h0 and a
     # zero cell state, and collect the hidden states in h.
     raise NotImplementedError("lstm_forward: replace this line with your code")
@@ -341,7 +253,7 @@ def lstm_backward(dh, cache):
     - dWh: shape (H, 4H)
     - db: shape (4H,)
     """
-    _check_upstream("lstm_backward", "dh", dh, "N, T, H")
+    check_upstream("lstm_backward", "dh", dh, "N, T, H")
     # TODO: walk the time steps backwards, carrying the gradients of the hidden and
     # cell state from each step to the one before it.
     raise NotImplementedError("lstm_backward: replace this line with your code")
@@ -365,12 +277,12 @@ def temporal_affine_forward(x, w, b):
     - cache: for temporal_affine_backward
     """
     func = "temporal_affine_forward"
-    _check_float(func, x=x, w=w, b=b)
-    _check_ndim(func, "x", x, "N, T, D")
-    _check_ndim(func, "w", w, "D, M")
+    check_float(func, x=x, w=w, b=b)
+    check_ndim(func, "x", x, "N, T, D")
+    check_ndim(func, "w", w, "D, M")
     (N, T, D), M = x.shape, w.shape[1]
-    _check_shape(func, "w", w, "D, M", (D, M))
-    _check_shape(func, "b", b, "M", (M,))
+    check_shape(func, "w", w, "D, M", (D, M))
+    check_shape(func, "b", b, "M", (M,))
     out = (x.reshape(N * T, D) @ w).reshape(N, T, M) + b
     cache = (x, w)
     return out, cache
@@ -389,10 +301,10 @@ def temporal_affine_backward(dout, cache):
     - db: shape (M,)
     """
     func = "temporal_affine_backward"
-    _check_upstream(func, "dout", dout, "N, T, M")
+    check_upstream(func, "dout", dout, "N, T, M")
     x, w = cache
     (N, T, D), M = x.shape, w.shape[1]
-    _check_shape(func, "dout", dout, "N, T, M", (N, T, M))
+    check_shape(func, "dout", dout, "N, T, M", (N, T, M))
     dout2 = dout.reshape(N * T, M)
     dx = (dout2 @ w.T).reshape(N, T, D)
     dw = x.reshape(N * T, D).T @ dout2
@@ -419,19 +331,12 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     - dx: gradient of the loss with respect to x, shape (N, T, V)
     """
     func = "temporal_softmax_loss"
-    _check_float(func, x=x)
-    _check_ndim(func, "x", x, "N, T, V")
+    check_float(func, x=x)
+    check_ndim(func, "x", x, "N, T, V")
     N, T, V = x.shape
-    _check_indices(func, "y", y, V, "N, T")
-    _check_shape(func, "y", y, "N, T", (N, T))
-    if not isinstance(mask, np.ndarray):
-        raise TypeError(f"{func}: mask must be a NumPy array; got {type(mask).__name__}")
-    _check_shape(func, "mask", mask, "N, T", (N, T))
-    if mask.dtype != bool:
-        if not np.all((mask == 0) | (mask == 1)):
-            raise ValueError(f"{func}: mask has dtype {mask.dtype} and values other than "
-                             "0 and 1; expected a boolean array")
-        mask = mask.astype(bool)
+    check_indices(func, "y", y, V, "N, T")
+    check_shape(func, "y", y, "N, T", (N, T))
+    mask = check_mask(func, mask, (N, T))
 
     x_flat = x.reshape(N * T, V)
     y_flat = y.reshape(N * T)
@@ -475,14 +380,14 @@ def affine_forward(x, w, b):
     - cache: for affine_backward
     """
     func = "affine_forward"
-    _check_float(func, x=x, w=w, b=b)
+    check_float(func, x=x, w=w, b=b)
     if x.ndim < 1:
         raise ValueError(f"{func}: x has shape {x.shape}; expected (N, d_1, ..., d_k)")
-    _check_ndim(func, "w", w, "D, M")
+    check_ndim(func, "w", w, "D, M")
     N, M = x.shape[0], w.shape[1]
     D = int(np.prod(x.shape[1:]))
-    _check_shape(func, "w", w, "D, M", (D, M))
-    _check_shape(func, "b", b, "M", (M,))
+    check_shape(func, "w", w, "D, M", (D, M))
+    check_shape(func, "b", b, "M", (M,))
     out = x.reshape(N, D) @ w + b
     cache = (x, w)
     return out, cache
@@ -501,10 +406,10 @@ def affine_backward(dout, cache):
     - db: shape (M,)
     """
     func = "affine_backward"
-    _check_upstream(func, "dout", dout, "N, M")
+    check_upstream(func, "dout", dout, "N, M")
     x, w = cache
     N, M = x.shape[0], w.shape[1]
-    _check_shape(func, "dout", dout, "N, M", (N, M))
+    check_shape(func, "dout", dout, "N, M", (N, M))
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(N, -1).T @ dout
     db = dout.sum(axis=0)

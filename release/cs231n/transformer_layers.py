@@ -16,24 +16,6 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 
-def _check_sequence(name, x, embed_dim, caller):
-    """Raise a clear error unless ``x`` is a floating (N, L, embed_dim) tensor."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{caller}: {name} must be a torch.Tensor; got {type(x).__name__}")
-    if x.dim() != 3:
-        raise ValueError(
-            f"{caller}: {name} has shape {tuple(x.shape)}; expected a 3-D tensor "
-            f"(N, L, E) with E = {embed_dim}"
-        )
-    if x.shape[2] != embed_dim:
-        raise ValueError(
-            f"{caller}: {name} has shape {tuple(x.shape)}; expected its last "
-            f"dimension to be embed_dim = {embed_dim}"
-        )
-    if not x.is_floating_point():
-        raise TypeError(f"{caller}: {name} has dtype {x.dtype}; expected a floating dtype")
-
-
 class PositionalEncoding(nn.Module):
     """Adds a fixed sinusoidal code of each position to a sequence of embeddings."""
 
@@ -76,14 +58,17 @@ class PositionalEncoding(nn.Module):
          - output: x plus the codes of positions 0..S-1, then dropout; (N, S, E),
            same dtype as x.
         """
-        _check_sequence("x", x, self.embed_dim, "PositionalEncoding.forward")
+        # Sizes from the buffer (the one attribute every implementation of __init__ sets).
+        max_len, embed_dim = self.pe.shape[1], self.pe.shape[2]
+        MultiHeadAttention._check_sequence("x", x, embed_dim, "PositionalEncoding.forward")
         N, S, E = x.shape
-        if S > self.max_len:
+        if S > max_len:
             raise ValueError(
                 f"PositionalEncoding.forward: sequence length S = {S} exceeds "
-                f"max_len = {self.max_len}"
+                f"max_len = {max_len}"
             )
-        output = None
+        # A placeholder of the right shape, dtype and device (you may fill it in place).
+        output = torch.empty((N, S, E), dtype=x.dtype, device=x.device)
         # TODO: add the first S rows of the table to x (broadcast over the batch)
         # and apply dropout. Keep x's dtype.
         raise NotImplementedError("PositionalEncoding.forward: replace this line with your code")
@@ -128,13 +113,30 @@ class MultiHeadAttention(nn.Module):
         self.emd_dim = int(embed_dim)
         self.head_dim = self.emd_dim // self.n_head
 
+    @staticmethod
+    def _check_sequence(name, x, embed_dim, caller):
+        """Raise a clear error unless ``x`` is a floating (N, L, embed_dim) tensor."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{caller}: {name} must be a torch.Tensor; got {type(x).__name__}")
+        if x.dim() != 3:
+            raise ValueError(
+                f"{caller}: {name} has shape {tuple(x.shape)}; expected a 3-D tensor "
+                f"(N, L, E) with E = {embed_dim}"
+            )
+        if x.shape[2] != embed_dim:
+            raise ValueError(
+                f"{caller}: {name} has shape {tuple(x.shape)}; expected its last "
+                f"dimension to be embed_dim = {embed_dim}"
+            )
+        if not x.is_floating_point():
+            raise TypeError(f"{caller}: {name} has dtype {x.dtype}; expected a floating dtype")
+
     def _check_inputs(self, query, key, value, attn_mask):
         """Validate shapes and dtypes; return attn_mask as a bool tensor or None."""
         caller = "MultiHeadAttention.forward"
         E = self.emd_dim
-        _check_sequence("query", query, E, caller)
-        _check_sequence("key", key, E, caller)
-        _check_sequence("value", value, E, caller)
+        for name, x in (("query", query), ("key", key), ("value", value)):
+            self._check_sequence(name, x, E, caller)
         N, S, _ = query.shape
         if key.shape != value.shape:
             raise ValueError(
@@ -191,13 +193,15 @@ class MultiHeadAttention(nn.Module):
         N, S, E = query.shape
         N, T, E = value.shape
         H = self.n_head
-        output = None
+        # A placeholder of the right shape, dtype and device (you may fill it in place).
+        output = torch.empty((N, S, E), dtype=query.dtype, device=query.device)
         # TODO: project query, key and value with self.query / self.key /
         # self.value and split each into H heads of size E/H, giving (N, H, S, E/H)
         # and (N, H, T, E/H) (a reshape and a transpose, no loop over heads).
-        # Scores = Q K^T / sqrt(E/H), shape (N, H, S, T); where attn_mask is False
-        # set the score to -inf; softmax over the last axis; apply self.attn_drop
-        # to these weights (one call on the whole (N, H, S, T) tensor); multiply by
-        # V; put the heads back side by side to (N, S, E) and apply self.proj.
+        # Scores = Q K^T / sqrt(E/H), shape (N, H, S, T); where attn_mask is False/0
+        # set the score to -inf (or a large negative number); softmax over the last
+        # axis; apply self.attn_drop to these weights (one call on the whole
+        # (N, H, S, T) tensor); multiply by V; put the heads back side by side to
+        # (N, S, E) and apply self.proj.
         raise NotImplementedError("MultiHeadAttention.forward: replace this line with your code")
         return output

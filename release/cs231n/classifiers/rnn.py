@@ -7,8 +7,6 @@ from cs231n.rnn_layers import (affine_backward, affine_forward, lstm_backward,
                                temporal_affine_forward, temporal_softmax_loss,
                                word_embedding_backward, word_embedding_forward)
 
-CELL_TYPES = ("rnn", "lstm")
-
 
 class CaptioningRNN:
     """Produce captions from image features with a recurrent network.
@@ -43,9 +41,9 @@ class CaptioningRNN:
         - dtype: NumPy floating-point dtype of the parameters and of the features
           the model accepts; float32 for training, float64 for gradient checks.
         """
-        if cell_type not in CELL_TYPES:
+        if cell_type not in ("rnn", "lstm"):
             raise ValueError(f"CaptioningRNN: cell_type is {cell_type!r}; expected one of "
-                             f"{CELL_TYPES}")
+                             "('rnn', 'lstm')")
         if not isinstance(word_to_idx, dict) or "<NULL>" not in word_to_idx:
             raise ValueError("CaptioningRNN: word_to_idx must be a dict from words to "
                              "indices that contains the padding token '<NULL>'")
@@ -89,10 +87,10 @@ class CaptioningRNN:
         if features.ndim != 2 or features.shape[1] != D:
             raise ValueError(f"{func}: features have shape {features.shape}; expected "
                              f"(N, D) with D = input_dim = {D}")
-        if features.dtype != self.dtype:
-            raise TypeError(f"{func}: features have dtype {features.dtype}; expected the "
-                            f"model's dtype {self.dtype} (convert with "
-                            f"features.astype(np.{self.dtype}))")
+        if not np.issubdtype(features.dtype, np.floating):
+            raise TypeError(f"{func}: features have dtype {features.dtype}; expected a "
+                            f"floating-point dtype, usually the model's {self.dtype} (convert "
+                            f"with features.astype(np.{self.dtype}))")
 
     def _check_captions(self, func, captions, N):
         V = self.params["W_embed"].shape[0]
@@ -120,7 +118,8 @@ class CaptioningRNN:
         captions[:, 1:]; target positions holding '<NULL>' are ignored.
 
         Inputs:
-        - features: image features, shape (N, D), of the model's dtype
+        - features: image features, shape (N, D), floating point (usually of the
+          model's dtype)
         - captions: integer word indices in [0, V), shape (N, T + 1); usually each
           row is <START> word ... <END> followed by <NULL> padding
 
@@ -165,7 +164,7 @@ class CaptioningRNN:
         '<NULL>', so the array keeps its shape and decodes to the clean caption.
 
         Inputs:
-        - features: image features, shape (N, D), of the model's dtype
+        - features: image features, shape (N, D), floating point
         - max_length: number of words to generate per caption (a positive int)
 
         Returns:

@@ -55,9 +55,10 @@ class TransformerDecoderLayer(nn.Module):
          - out: (N, T, W)
         """
         # The order of the dropout calls below fixes the order of random draws.
+        # The attention layers are called by keyword, as in the canonical kit.
         x = tgt
-        x = self.norm1(x + self.dropout1(self.self_attn(x, x, x, attn_mask=tgt_mask)))
-        x = self.norm2(x + self.dropout2(self.multihead_attn(x, memory, memory)))
+        x = self.norm1(x + self.dropout1(self.self_attn(query=x, key=x, value=x, attn_mask=tgt_mask)))
+        x = self.norm2(x + self.dropout2(self.multihead_attn(query=x, key=memory, value=memory)))
         ff = self.linear2(self.dropout(self.activation(self.linear1(x))))
         x = self.norm3(x + self.dropout3(ff))
         return x
@@ -189,7 +190,8 @@ class CaptioningTransformer(nn.Module):
         """
         self._check_inputs(features, captions)
         N, T = captions.shape
-        scores = None
+        # A placeholder of the right shape, dtype and device (you may fill it in place).
+        scores = torch.empty((N, T, self.vocab_size), dtype=features.dtype, device=features.device)
         # TODO: project the image features to W and use them as a memory of one
         # token, shape (N, 1, W). Embed the captions and add positional codes
         # (N, T, W). Build a (T, T) causal mask that lets position t attend only
