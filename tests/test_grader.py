@@ -16,7 +16,8 @@ from autograder.demo_submissions import KNOWN_BUG, make_demo_submissions, refere
 from autograder.grade import Options, grade_submission
 from autograder.sandbox import bwrap_path
 
-pytestmark = [pytest.mark.slow,
+# xdist_group: one worker grades the module's batch, once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_grader"),
               pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]
 
 ASSIGNMENT = load_assignment()

@@ -20,7 +20,8 @@ from autograder.assignment import load_assignment
 from autograder.demo_submissions import reference_files, release_files
 from autograder.release import make_nbgrader_course
 
-pytestmark = pytest.mark.slow
+# xdist_group: one worker builds the module's course once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_nbgrader")]
 ASSIGNMENT = load_assignment()
 
 
