@@ -8,6 +8,8 @@ bash scripts/setup.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} \
        MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} \
        OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-# --dist loadgroup: a module marked xdist_group (a batch graded once in a
-# module-scoped fixture) runs on one worker, so its batch is not graded twice.
-exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
+# --dist loadfile: each test file runs on one worker, so a batch graded in a
+# module-scoped fixture (grader, hostile and fairness corpora, nbgrader) is
+# graded once, not once per worker. (xdist_group marks would be finer, but
+# pytest-xdist 3.8 does not apply them under pytest 9.)
+exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

@@ -26,8 +26,7 @@ from autograder.sandbox import bwrap_path
 from fairness import bundles, canonical_names
 from fairness.alternative import replace_function, strip_to_names
 
-# xdist_group: one worker grades the module's batch, once
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_fairness_corpus"),
+pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]
 
 ASSIGNMENT = load_assignment()

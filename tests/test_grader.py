@@ -16,8 +16,7 @@ from autograder.demo_submissions import KNOWN_BUG, make_demo_submissions, refere
 from autograder.grade import Options, grade_submission
 from autograder.sandbox import bwrap_path
 
-# xdist_group: one worker grades the module's batch, once
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_grader"),
+pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]
 
 ASSIGNMENT = load_assignment()

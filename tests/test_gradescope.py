@@ -12,8 +12,7 @@ from autograder.demo_submissions import release_files
 from autograder.gradescope import build_gradescope_zip
 from autograder.sandbox import bwrap_path
 
-# xdist_group: one worker grades the module's batch, once
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_gradescope"),
+pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]
 
 

@@ -33,8 +33,7 @@ from autograder.grade import Options
 from autograder.sandbox import bwrap_path
 from hostile import cases as corpus
 
-# xdist_group: one worker grades the module's batch, once
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_hostile_corpus"),
+pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]
 
 ASSIGNMENT = load_assignment()

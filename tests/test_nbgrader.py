@@ -20,8 +20,7 @@ from autograder.assignment import load_assignment
 from autograder.demo_submissions import reference_files, release_files
 from autograder.release import make_nbgrader_course
 
-# xdist_group: one worker builds the module's course once
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_nbgrader")]
+pytestmark = pytest.mark.slow
 ASSIGNMENT = load_assignment()
 
 
