@@ -12,6 +12,7 @@ the released notebook is flagged. Our grader never takes points from notebook
 cells, so an edited test cell changes no score; it is worth a person's look.
 """
 import ast
+import threading
 
 from autograder.assignment import ROOT
 
@@ -53,12 +54,19 @@ def _torch_names_used(tree):
                 yield node.lineno, alias.name
 
 
+# CPython 3.11 before 3.11.8 keeps ast.parse's recursion depth per interpreter, not
+# per thread: two batch threads parsing at once raise "SystemError: AST constructor
+# recursion depth mismatch" (a fairness-corpus batch hit it). One parse at a time.
+_PARSE_LOCK = threading.Lock()
+
+
 def flags_for(path, source):
     """Flags (strings) for one student file's ``source``."""
     if len(source) > MAX_SOURCE_BYTES:
         return [f"{path}: too large to analyse ({len(source) >> 10} KB)"]
     try:
-        tree = ast.parse(source)
+        with _PARSE_LOCK:
+            tree = ast.parse(source)
     except SyntaxError as exc:
         return [f"{path}: does not parse (line {exc.lineno}): {exc.msg}"]
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
