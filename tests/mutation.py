@@ -10,9 +10,9 @@ stop applying when the reference changes); ``grade_all`` grades checks
 in-process against it.
 """
 from autograder.assignment import load_assignment
-from autograder.checks import REGISTRY
-from autograder.checks.local import grade
-from autograder.known_mistakes import Mistake, load_mistakes
+from autograder.checks import REGISTRY, core
+from autograder.checks.local import grade, prepared, run_student
+from autograder.known_mistakes import Mistake, copy_package, load_mistakes
 from autograder.known_mistakes import make_mutant as _make_mutant
 from autograder.reference import package_modules
 
@@ -52,3 +52,29 @@ def assert_loses_only_covering_checks(mutant, tmp_path, names, primary):
     assert not collateral, (f"{mutant.target}: checks that do not cover it lost points: "
                             + "; ".join(f"{n}: {results[n].message}" for n in sorted(collateral)))
     return results
+
+
+def graded(name, namespace, seed):
+    """A Result of check ``name`` for the implementation ``namespace`` at grading
+    ``seed``, without the diagnosis (expected values cached per process)."""
+    check = REGISTRY[name]
+    inputs, expected = prepared(check, seed)
+    got, error = run_student(check, namespace, inputs)
+    if error:
+        return core.error_result(name, error)
+    return core.score_parts(name, check.score(got, expected, inputs))
+
+
+def graded_with_edits(edits, name, folder, seed=None):
+    """Check ``name`` graded in-process against the reference with ``edits``
+    (fairness corpus Alternatives or Degenerates) applied in ``folder``."""
+    from fairness import apply_edits
+
+    root = apply_edits(copy_package(folder), edits)
+    kwargs = {} if seed is None else {"seed": seed}
+    return grade(name, student=package_modules(root, REGISTRY[name].modules), **kwargs)
+
+
+def part_outcomes(result):
+    """{part label: passed} of a Result."""
+    return {p.label: p.ok for p in result.parts}

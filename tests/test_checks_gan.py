@@ -7,11 +7,9 @@ import pytest
 
 from autograder.checks import REGISTRY, gan
 from autograder.checks.local import grade
-from autograder.known_mistakes import copy_package
-from fairness import apply_edits
 from fairness.alternative import Alternative
 from fairness.gan import ALTERNATIVES, DEGENERATE
-from mutation import Mutant, assert_loses_only_covering_checks, covering, grade_all, known_mutants, make_mutant
+from mutation import graded_with_edits, part_outcomes, Mutant, assert_loses_only_covering_checks, covering, grade_all, known_mutants, make_mutant
 
 GAN_CHECKS = ["sample_noise", "gan_networks", "gan_losses", "get_optimizer", "ls_losses", "dc_networks"]
 SEEDS = (0, 1, 2)  # the corpus over 50 grading seeds: tests/test_fairness_checks.py
@@ -20,15 +18,6 @@ G = "cs231n/gan_pytorch.py:"
 MUTANTS = known_mutants("gan")
 
 
-def graded(edits, name, tmp_path, seed=None):
-    root = apply_edits(copy_package(tmp_path), edits)
-    from autograder.reference import package_modules
-    kwargs = {} if seed is None else {"seed": seed}
-    return grade(name, student=package_modules(root, REGISTRY[name].modules), **kwargs)
-
-
-def parts(result):
-    return {p.label: p.ok for p in result.parts}
 
 
 def alt(target, source, extra_imports=()):
@@ -64,14 +53,14 @@ def test_correct_alternatives_keep_full_marks(alternative, tmp_path):
     assert names
     for name in names:
         for seed in SEEDS:
-            result = graded([alternative], name, tmp_path / f"{name}{seed}", seed)
+            result = graded_with_edits([alternative], name, tmp_path / f"{name}{seed}", seed)
             assert result.fraction == 1.0, f"{name}, seed {seed}: {result.message}"
 
 
 @pytest.mark.parametrize("degenerate", DEGENERATE, ids=[d.id for d in DEGENERATE])
 def test_degenerate_code_scores_zero(degenerate, tmp_path):
     for name in degenerate.zero:
-        result = graded([degenerate], name, tmp_path / name)
+        result = graded_with_edits([degenerate], name, tmp_path / name)
         assert result.fraction == 0, result.message
 
 
@@ -89,7 +78,7 @@ def test_losses_are_fed_float32_scores_of_shape_n(tmp_path):
             + "    return 0.5 * ((scores_fake - 1) ** 2).mean()\n"),
     ]
     for name in ("gan_losses", "ls_losses"):
-        assert graded(edits, name, tmp_path / name).fraction == 1.0
+        assert graded_with_edits(edits, name, tmp_path / name).fraction == 1.0
 
 
 def test_loss_without_gradient_says_so(tmp_path):
@@ -97,7 +86,7 @@ def test_loss_without_gradient_says_so(tmp_path):
         def generator_loss(logits_fake):
             return bce_loss(logits_fake, torch.ones_like(logits_fake)).detach()
         """)
-    result = graded([edit], "gan_losses", tmp_path)
+    result = graded_with_edits([edit], "gan_losses", tmp_path)
     assert 0 < result.fraction < 1 and "no gradient reaches the scores" in result.message
 
 
@@ -109,8 +98,8 @@ def test_right_parameter_counts_on_a_network_that_computes_something_else_earn_n
             return nn.Sequential(Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
                                  nn.Linear(256, 1))
         """)
-    result = graded([relu], "gan_networks", tmp_path)
-    got = parts(result)
+    result = graded_with_edits([relu], "gan_networks", tmp_path)
+    got = part_outcomes(result)
     assert not got["discriminator() parameters"] and not got["discriminator takes images"]
     assert got["generator output"]
     assert result.fraction == pytest.approx(3 / 7)  # the generator's share only
@@ -121,7 +110,7 @@ def test_output_shape_of_a_tiny_network_earns_nothing(tmp_path):
         def build_dc_classifier(batch_size):
             return nn.Sequential(Flatten(), nn.Linear(784, 1))
         """)
-    result = graded([tiny], "dc_networks", tmp_path)
+    result = graded_with_edits([tiny], "dc_networks", tmp_path)
     earned = [p.label for p in result.parts if p.ok and p.weight > 0]
     assert earned == ["DC generator output", "build_dc_generator(4) and build_dc_generator(noise_dim) parameters"]
 
@@ -132,8 +121,8 @@ def test_discriminator_without_flatten_loses_only_the_images_part(tmp_path):
             return nn.Sequential(nn.Linear(784, 256), nn.LeakyReLU(0.01), nn.Linear(256, 256),
                                  nn.LeakyReLU(0.01), nn.Linear(256, 1))
         """)
-    result = graded([flat_only], "gan_networks", tmp_path)
-    assert [label for label, ok in parts(result).items() if not ok] == ["discriminator takes images"]
+    result = graded_with_edits([flat_only], "gan_networks", tmp_path)
+    assert [label for label, ok in part_outcomes(result).items() if not ok] == ["discriminator takes images"]
     assert "start it with Flatten()" in result.message
 
 
@@ -158,14 +147,14 @@ def test_discriminator_without_flatten_loses_only_the_images_part(tmp_path):
     """,
 ], ids=["sgd-same-lr", "sgd-named-adam", "sgd-with-adam-settings"])
 def test_an_optimizer_that_does_not_step_like_adam_earns_nothing(source, tmp_path):
-    result = graded([alt("get_optimizer", source)], "get_optimizer", tmp_path)
+    result = graded_with_edits([alt("get_optimizer", source)], "get_optimizer", tmp_path)
     assert result.fraction == 0, result.message
 
 
 def test_adam_with_wrong_betas_keeps_the_parts_it_gets_right(tmp_path):
     result = grade_all(make_mutant(Mutant(G + "get_optimizer", "betas=(0.5, 0.999)", "betas=(0.9, 0.999)"),
                                    tmp_path), ["get_optimizer"])["get_optimizer"]
-    assert parts(result) == {"the parameters after the steps not degenerate": True, "Adam updates": True,
+    assert part_outcomes(result) == {"the parameters after the steps not degenerate": True, "Adam updates": True,
                              "type": True, "lr": True, "betas": False, "steps": False}
 
 
@@ -176,7 +165,7 @@ def test_noise_shape_and_seeding_count_only_with_right_values(tmp_path):
                 torch.manual_seed(seed)
             return torch.rand(batch_size, dim)
         """)
-    result = graded([unit], "sample_noise", tmp_path)
+    result = graded_with_edits([unit], "sample_noise", tmp_path)
     assert result.fraction == 0, result.message
 
 

@@ -11,12 +11,11 @@ import pytest
 from autograder.checks import REGISTRY
 from autograder.checks.local import grade, make_inputs, prepared, run_student
 from autograder.checks.transformer import OVERFIT_BAR, OVERFIT_ITERATIONS, PARAM_PREFIX
-from autograder.known_mistakes import copy_package, make_mutant
+from autograder.known_mistakes import make_mutant
 from autograder.reference import package_modules, reference_modules
-from fairness import apply_edits
 from fairness.alternative import Alternative
 from fairness.transformer import ALTERNATIVES, DEGENERATE
-from mutation import assert_loses_only_covering_checks, covering, known_mutants
+from mutation import graded_with_edits, part_outcomes, assert_loses_only_covering_checks, covering, known_mutants
 
 FAST_CHECKS = ["multihead_attention", "positional_encoding", "transformer_forward"]
 TRANSFORMER_CHECKS = FAST_CHECKS + ["transformer_overfit"]
@@ -28,14 +27,6 @@ MODEL = "cs231n/classifiers/transformer.py:CaptioningTransformer.forward"
 MUTANTS = known_mutants("transformer")
 
 
-def graded(edits, name, tmp_path, seed=None):
-    root = apply_edits(copy_package(tmp_path), edits)
-    kwargs = {} if seed is None else {"seed": seed}
-    return grade(name, student=package_modules(root, REGISTRY[name].modules), **kwargs)
-
-
-def parts(result):
-    return {p.label: p.ok for p in result.parts}
 
 
 # --------------------------------------------------------------------------- reference and mistakes
@@ -85,14 +76,14 @@ def test_correct_alternatives_keep_full_marks(alternative, tmp_path):
     assert names
     for name in names:
         for seed in SEEDS[:1] if name == "transformer_overfit" else SEEDS:
-            result = graded([alternative], name, tmp_path / f"{name}{seed}", seed)
+            result = graded_with_edits([alternative], name, tmp_path / f"{name}{seed}", seed)
             assert result.fraction == 1.0, f"{name}, seed {seed}: {result.message}"
 
 
 @pytest.mark.parametrize("degenerate", DEGENERATE, ids=[d.id for d in DEGENERATE])
 def test_degenerate_code_scores_zero(degenerate, tmp_path):
     for name in degenerate.zero:
-        result = graded([degenerate], name, tmp_path / name)
+        result = graded_with_edits([degenerate], name, tmp_path / name)
         assert result.fraction == 0, f"{name}: {result.message}"
 
 
@@ -135,7 +126,7 @@ def test_causal_mask_part_counts_only_with_right_scores(tmp_path):
             out = self.transformer(self.positional_encoding(self.embedding(captions)), memory, tgt_mask=causal)
             return self.output(out) + 1.0
     ''', "test")
-    result = graded([shifted], "transformer_forward", tmp_path)
+    result = graded_with_edits([shifted], "transformer_forward", tmp_path)
     assert result.fraction == 0
     assert "causal mask: not credited until scores (eval mode) is right" in [p.detail for p in result.parts]
 
@@ -168,9 +159,9 @@ def test_memorising_with_a_wrong_model_earns_nothing(tmp_path):
         def forward(self, x):
             return self.dropout(x + 0.5 * self.pe[:, :x.shape[1]])
     ''', "test")
-    result = graded([no_positions], "transformer_overfit", tmp_path)
+    result = graded_with_edits([no_positions], "transformer_overfit", tmp_path)
     assert result.fraction == 0
-    assert not parts(result)["loss and gradients (eval mode)"]
+    assert not part_outcomes(result)["loss and gradients (eval mode)"]
 
 
 def test_training_check_is_cheap():

@@ -6,26 +6,18 @@ import numpy as np
 import pytest
 
 from autograder.checks import REGISTRY, core
-from autograder.checks.local import grade, prepared, run_student
+from autograder.checks.local import grade, prepared
 from autograder.checks.visualization import FOOLING_SIZE, NUM_CLASSES, ascent_step, predictions
 from autograder.known_mistakes import copy_package
 from autograder.reference import package_modules
 from fairness import apply_edits, bundles
 from fairness.visualization import ALTERNATIVES, DEGENERATE
-from mutation import assert_loses_only_covering_checks, known_mutants
+from mutation import assert_loses_only_covering_checks, graded, known_mutants
 
 VIS_CHECKS = ["saliency_maps", "fooling_image", "class_visualization_step"]
 MUTANTS = known_mutants("visualization")
 SEEDS = range(5)  # tests/test_fairness_checks.py tries 50 grading seeds
 
-
-def graded(name, namespace, seed):
-    check = REGISTRY[name]
-    inputs, expected = prepared(check, seed)
-    got, error = run_student(check, namespace, inputs)
-    if error:
-        return core.error_result(name, error)
-    return core.score_parts(name, check.score(got, expected, inputs))
 
 
 @pytest.mark.parametrize("name", VIS_CHECKS)

@@ -20,6 +20,7 @@ from autograder.checks.local import prepared, run_student
 from autograder.known_mistakes import copy_package
 from autograder.reference import package_modules, reference_modules
 from fairness import ALL_ALTERNATIVES, ALL_DEGENERATE, apply_edits, bundles
+from mutation import graded
 
 SEEDS = range(int(os.environ.get("CS231N_FAIRNESS_SEEDS", "50")))  # grading seeds tried per check
 DEGENERATE_SEEDS = range(5)
@@ -36,15 +37,6 @@ def bundle_roots(tmp_path_factory):
         roots.append((bundle, root))
     return roots
 
-
-def graded(name, namespace, seed):
-    """A Result of check ``name`` for the implementation ``namespace`` at grading ``seed``."""
-    check = REGISTRY[name]
-    inputs, expected = prepared(check, seed)
-    got, error = run_student(check, namespace, inputs)
-    if error:
-        return core.error_result(name, error)
-    return core.score_parts(name, check.score(got, expected, inputs))
 
 
 def test_the_corpus_is_large_and_every_alternative_is_graded():

@@ -66,8 +66,7 @@ def prepared(check, seed=DEFAULT_SEED):
 def grade(name, student=None, seed=DEFAULT_SEED):
     """Grade one check in this process; ``student`` defaults to the importable cs231n."""
     check = core.REGISTRY[name]
-    inputs = make_inputs(check, seed)
-    expected = expected_outputs(check, inputs)
+    inputs, expected = prepared(check, seed)  # run_student and diagnosis work on copies
     try:
         namespace = student if student is not None else current_modules(check.modules)
     except Exception as exc:
