@@ -1,6 +1,6 @@
 """nbgrader configuration for CS231n Assignment 3.
 
-The release command (python -m autograder.release) copies this file into the
+The release command (python -m autograder.release.build) copies this file into the
 nbgrader course it stages; instructors who grade with nbgrader itself use the
 course folder made by `python -m autograder.nbgrader_course` (see README).
 """

@@ -14,7 +14,7 @@ from autograder.assignment import ROOT, load_assignment
 
 
 def _grade_options(args):
-    from autograder.grade import Options
+    from autograder.grading.grade import Options
     known = [part.notebook for part in load_assignment().parts.values()]
     unknown = sorted(set(args.notebooks or ()) - set(known))
     if unknown:
@@ -27,7 +27,7 @@ def _grade_options(args):
 
 
 def _require_sandbox_or_permission(args):
-    from autograder.sandbox import SandboxUnavailable, require_sandbox
+    from autograder.sandbox.bwrap import SandboxUnavailable, require_sandbox
     try:
         require_sandbox()
     except SandboxUnavailable as exc:
@@ -54,7 +54,7 @@ def score_table(assignment, results):
 
 
 def cmd_grade(args):
-    from autograder.batch import grade_batch
+    from autograder.grading.batch import grade_batch
     if not _require_sandbox_or_permission(args):
         return 2
     results = grade_batch(args.submissions, args.out, workers=args.workers, force=args.force,
@@ -65,9 +65,9 @@ def cmd_grade(args):
 
 
 def cmd_demo(args):
-    from autograder.batch import grade_batch
-    from autograder.demo_submissions import make_demo_submissions
-    from autograder.release import build_release
+    from autograder.grading.batch import grade_batch
+    from autograder.release.demo_submissions import make_demo_submissions
+    from autograder.release.build import build_release
     if not _require_sandbox_or_permission(args):
         return 2
     out = Path(args.out).resolve()
@@ -84,19 +84,19 @@ def cmd_demo(args):
 
 
 def cmd_release(args):
-    from autograder.release import main
+    from autograder.release.build import main
     return main(["--out", args.out])
 
 
 def cmd_nbgrader_course(args):
-    from autograder.release import make_nbgrader_course
+    from autograder.release.build import make_nbgrader_course
     root = make_nbgrader_course(Path(args.out).resolve())
     print(f"nbgrader-course: course folder ready in {root} (see README, 'Grading with nbgrader')")
     return 0
 
 
 def cmd_gradescope(args):
-    from autograder.gradescope import build_gradescope_zip
+    from autograder.release.gradescope import build_gradescope_zip
     path = build_gradescope_zip(Path(args.out).resolve())
     print(f"gradescope: wrote {path}")
     return 0

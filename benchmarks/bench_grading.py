@@ -38,11 +38,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from autograder.assignment import load_assignment  # noqa: E402
-from autograder.batch import grade_batch  # noqa: E402
-from autograder.demo_submissions import make_demo_submissions  # noqa: E402
-from autograder.grade import Options, grade_submission  # noqa: E402
-from autograder.lanes import plan_lanes  # noqa: E402
-from autograder.staging import DATA_PATHS  # noqa: E402
+from autograder.grading.batch import grade_batch  # noqa: E402
+from autograder.release.demo_submissions import make_demo_submissions  # noqa: E402
+from autograder.grading.grade import Options, grade_submission  # noqa: E402
+from autograder.grading.lanes import plan_lanes  # noqa: E402
+from autograder.grading.staging import DATA_PATHS  # noqa: E402
 
 RELEASE = ROOT / "release"
 
@@ -94,7 +94,7 @@ def bare_papermill_parallel(reference_zip, tmp, processes):
 
 
 def nbgrader_autograde(reference_zip, tmp):
-    from autograder.release import make_nbgrader_course
+    from autograder.release.build import make_nbgrader_course
     assignment = load_assignment()
     course = make_nbgrader_course(tmp / "course")
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")

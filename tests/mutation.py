@@ -2,7 +2,7 @@
 
 A mutant is one exact text replacement in one reference file. The assignment's
 known mistakes (``assignment/known_mistakes/<part>.toml``, loaded by
-``autograder.known_mistakes``) are the catalogue: each names the check aimed at
+``autograder.checks.known_mistakes``) are the catalogue: each names the check aimed at
 its function and a hint the grader shows a student whose outputs match it.
 ``make_mutant`` copies the reference ``cs231n`` into a temporary folder and
 applies one (the old text must occur exactly once, so a mutant cannot silently
@@ -12,8 +12,8 @@ in-process against it.
 from autograder.assignment import load_assignment
 from autograder.checks import REGISTRY, core
 from autograder.checks.local import grade, prepared, run_student
-from autograder.known_mistakes import Mistake, copy_package, load_mistakes
-from autograder.known_mistakes import make_mutant as _make_mutant
+from autograder.checks.known_mistakes import Mistake, copy_package, load_mistakes
+from autograder.checks.known_mistakes import make_mutant as _make_mutant
 from autograder.reference import package_modules
 
 Mutant = Mistake  # a mutant written in a test: a mistake without check or hint

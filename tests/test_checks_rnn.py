@@ -71,7 +71,7 @@ def test_each_alternative_alone_gets_full_marks(alternative, tmp_path):
     from autograder.assignment import load_assignment
     from autograder.checks import REGISTRY
     from autograder.checks.local import grade
-    from autograder.known_mistakes import copy_package
+    from autograder.checks.known_mistakes import copy_package
     from autograder.reference import package_modules
     from fairness import apply_edits
 
@@ -176,7 +176,7 @@ def test_forward_steps_in_float32_keep_full_marks_in_every_check_downstream(tmp_
     float32 precision."""
     from autograder.checks import REGISTRY
     from autograder.checks.local import grade
-    from autograder.known_mistakes import copy_package
+    from autograder.checks.known_mistakes import copy_package
     from autograder.reference import package_modules
     from fairness import Alternative, apply_edits
 

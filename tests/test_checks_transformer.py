@@ -11,7 +11,7 @@ import pytest
 from autograder.checks import REGISTRY
 from autograder.checks.local import grade, make_inputs, prepared, run_student
 from autograder.checks.transformer import OVERFIT_BAR, OVERFIT_ITERATIONS, PARAM_PREFIX
-from autograder.known_mistakes import make_mutant
+from autograder.checks.known_mistakes import make_mutant
 from autograder.reference import package_modules, reference_modules
 from fairness.alternative import Alternative
 from fairness.transformer import ALTERNATIVES, DEGENERATE

@@ -8,7 +8,7 @@ import pytest
 from autograder.checks import REGISTRY, core
 from autograder.checks.local import grade, prepared
 from autograder.checks.visualization import FOOLING_SIZE, NUM_CLASSES, ascent_step, predictions
-from autograder.known_mistakes import copy_package
+from autograder.checks.known_mistakes import copy_package
 from autograder.reference import package_modules
 from fairness import apply_edits, bundles
 from fairness.visualization import ALTERNATIVES, DEGENERATE

@@ -1,4 +1,4 @@
-"""Messages a student can act on (autograder/diagnosis.py): known mistakes are
+"""Messages a student can act on (autograder/checks/diagnosis.py): known mistakes are
 recognised by their outputs, later checks name the function to fix first, and
 no grader path reaches a student."""
 import sys
@@ -8,8 +8,8 @@ import pytest
 
 from autograder.assignment import load_assignment
 from autograder.checks import REGISTRY, core
-from autograder.diagnosis import fix_first, public_paths
-from autograder.known_mistakes import load_mistakes
+from autograder.checks.diagnosis import fix_first, public_paths
+from autograder.checks.known_mistakes import load_mistakes
 from mutation import grade_all, make_mutant
 
 MISTAKES = load_mistakes()

@@ -2,7 +2,7 @@
 
 Small hand-made notebooks run through ``execute_notebooks`` with real papermill,
 real kernels and the real sandbox; each proves one promise of execute.py and
-autograder/notebook_runner.py.
+autograder/sandbox/inside/notebook_runner.py.
 """
 import dataclasses
 import json
@@ -11,9 +11,9 @@ import nbformat
 import pytest
 
 from autograder.assignment import load_assignment
-from autograder.execute import execute_notebooks
-from autograder.lanes import plan_lanes
-from autograder.sandbox import bwrap_path
+from autograder.grading.execute import execute_notebooks
+from autograder.grading.lanes import plan_lanes
+from autograder.sandbox.bwrap import bwrap_path
 
 LIMITS = dataclasses.replace(load_assignment().limits, cell_wall_s=4, notebook_wall_s=8, max_output_mb=1)
 needs_bwrap = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")

@@ -17,7 +17,7 @@ import pytest
 from autograder.assignment import load_assignment
 from autograder.checks import REGISTRY, core
 from autograder.checks.local import prepared, run_student
-from autograder.known_mistakes import copy_package
+from autograder.checks.known_mistakes import copy_package
 from autograder.reference import package_modules, reference_modules
 from fairness import ALL_ALTERNATIVES, ALL_DEGENERATE, apply_edits, bundles
 from mutation import graded

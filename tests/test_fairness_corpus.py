@@ -19,10 +19,10 @@ import zipfile
 import pytest
 
 from autograder.assignment import ROOT, load_assignment
-from autograder.batch import grade_batch
-from autograder.demo_submissions import reference_files
-from autograder.grade import Options
-from autograder.sandbox import bwrap_path
+from autograder.grading.batch import grade_batch
+from autograder.release.demo_submissions import reference_files
+from autograder.grading.grade import Options
+from autograder.sandbox.bwrap import bwrap_path
 from fairness import bundles, canonical_names
 from fairness.alternative import replace_function, strip_to_names
 

@@ -11,10 +11,10 @@ import zipfile
 import pytest
 
 from autograder.assignment import ROOT, load_assignment
-from autograder.batch import grade_batch
-from autograder.demo_submissions import KNOWN_BUG, make_demo_submissions, reference_files, with_bug
-from autograder.grade import Options, grade_submission
-from autograder.sandbox import bwrap_path
+from autograder.grading.batch import grade_batch
+from autograder.release.demo_submissions import KNOWN_BUG, make_demo_submissions, reference_files, with_bug
+from autograder.grading.grade import Options, grade_submission
+from autograder.sandbox.bwrap import bwrap_path
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]

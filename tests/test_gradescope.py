@@ -8,9 +8,9 @@ import zipfile
 import pytest
 
 from autograder.assignment import ROOT, load_assignment
-from autograder.demo_submissions import release_files
-from autograder.gradescope import build_gradescope_zip
-from autograder.sandbox import bwrap_path
+from autograder.release.demo_submissions import release_files
+from autograder.release.gradescope import build_gradescope_zip
+from autograder.sandbox.bwrap import bwrap_path
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]
@@ -31,7 +31,7 @@ def fake_autograder(tmp_path_factory):
 def test_zip_has_gradescope_layout_and_no_data(fake_autograder):
     _, names = fake_autograder
     assert "setup.sh" in names and "run_autograder" in names
-    assert "autograder/grade.py" in names and "cs231n/rnn_layers.py" in names
+    assert "autograder/grading/grade.py" in names and "cs231n/rnn_layers.py" in names
     assert any(n.startswith("release/") for n in names)
     assert not any(n.endswith((".h5", ".npz")) for n in names)
     assert subprocess.run(["bash", "-n", "setup.sh"], cwd=fake_autograder[0] / "source").returncode == 0

@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 
 from autograder.assignment import ROOT, load_assignment
-from autograder.batch import grade_batch
-from autograder.demo_submissions import reference_files
-from autograder.grade import Options
-from autograder.sandbox import bwrap_path
+from autograder.grading.batch import grade_batch
+from autograder.release.demo_submissions import reference_files
+from autograder.grading.grade import Options
+from autograder.sandbox.bwrap import bwrap_path
 from hostile import cases as corpus
 
 pytestmark = [pytest.mark.slow,

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from autograder.assignment import load_assignment
-from autograder.intake import IntakeError, take_in
+from autograder.grading.intake import IntakeError, take_in
 
 LIMITS = dataclasses.replace(load_assignment().limits, max_upload_mb=1, max_upload_files=20)
 NOTEBOOKS = ["RNN_Captioning.ipynb"]

@@ -2,7 +2,7 @@
 import pytest
 
 from autograder.assignment import ROOT, load_assignment
-from autograder.integrity import flags_for, integrity_flags
+from autograder.grading.integrity import flags_for, integrity_flags
 
 
 def test_reference_raises_no_flags():
@@ -53,7 +53,7 @@ def _edited(nb, grade_id="step_rnn_weights"):
 def test_edited_locked_cell_is_flagged_against_the_release():
     import nbformat
 
-    from autograder.integrity import notebook_flags
+    from autograder.grading.integrity import notebook_flags
 
     released = nbformat.writes(_theory_release())
     assert notebook_flags("RNN_LSTM_Theory.ipynb", released, released) == []
@@ -64,7 +64,7 @@ def test_edited_locked_cell_is_flagged_against_the_release():
 def test_deleted_locked_cell_and_unreadable_notebook():
     import nbformat
 
-    from autograder.integrity import notebook_flags
+    from autograder.grading.integrity import notebook_flags
 
     released = nbformat.writes(_theory_release())
     nb = _theory_release()

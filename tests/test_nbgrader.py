@@ -17,8 +17,8 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.assignment import load_assignment
-from autograder.demo_submissions import reference_files, release_files
-from autograder.release import make_nbgrader_course
+from autograder.release.demo_submissions import reference_files, release_files
+from autograder.release.build import make_nbgrader_course
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = load_assignment()

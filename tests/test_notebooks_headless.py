@@ -17,7 +17,7 @@ import papermill
 import pytest
 
 from autograder.assignment import ROOT, load_assignment
-from autograder.staging import DATA_PATHS
+from autograder.grading.staging import DATA_PATHS
 
 PARTS = list(load_assignment().parts.values())
 TIMES = ROOT / "out" / "notebook_times.json"

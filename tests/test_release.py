@@ -9,8 +9,8 @@ import pytest
 
 from autograder.assignment import ROOT, load_assignment
 from autograder.reference import package_modules, reference_modules
-from autograder.release import FORBIDDEN, build_release
-from autograder.strip_solutions import BEGIN, END, strip_solutions
+from autograder.release.build import FORBIDDEN, build_release
+from autograder.release.strip_solutions import BEGIN, END, strip_solutions
 
 RELEASE = ROOT / "release"
 ASSIGNMENT = load_assignment()
@@ -26,10 +26,10 @@ def files_of(folder):
 
 
 def test_committed_release_matches_what_the_sources_generate(fresh_release):
-    assert files_of(RELEASE) == files_of(fresh_release), "release/ has other files: run python -m autograder.release"
+    assert files_of(RELEASE) == files_of(fresh_release), "release/ has other files: run python -m autograder.release.build"
     stale = [str(rel) for rel in files_of(fresh_release)
              if (RELEASE / rel).read_bytes() != (fresh_release / rel).read_bytes()]
-    assert not stale, f"release/ is out of date ({', '.join(stale)}): run python -m autograder.release"
+    assert not stale, f"release/ is out of date ({', '.join(stale)}): run python -m autograder.release.build"
 
 
 def solution_lines(text):

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from autograder.assignment import parse_assignment
-from autograder.release import ReleaseError, build_release
+from autograder.release.build import ReleaseError, build_release
 
 
 def nbgrader_cell(kind, source, grade_id, grade=False, solution=False, locked=False):

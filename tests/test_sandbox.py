@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
-from autograder.sandbox import Limits, run_sandboxed
+from autograder.sandbox import bwrap as sandbox
+from autograder.sandbox.bwrap import RunLimits, run_sandboxed
 
 pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed")
 
@@ -23,7 +23,7 @@ def workdir(tmp_path):
     return work
 
 
-def run_py(code, workdir, limits=Limits(wall_s=30), **kw):
+def run_py(code, workdir, limits=RunLimits(wall_s=30), **kw):
     return run_sandboxed([PY, "-c", code], workdir, limits, readable=[VENV], **kw)
 
 
@@ -76,7 +76,7 @@ def test_environment_is_cleared(workdir, monkeypatch):
 def test_wall_clock_limit_kills_a_loop_that_ignores_sigint(workdir):
     code = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass"
     start = time.monotonic()
-    out = run_py(code, workdir, Limits(wall_s=2))
+    out = run_py(code, workdir, RunLimits(wall_s=2))
     assert out.timed_out and out.returncode != 0
     assert time.monotonic() - start < 10
     assert any("wall-clock" in m for m in out.limit_messages)
@@ -84,7 +84,7 @@ def test_wall_clock_limit_kills_a_loop_that_ignores_sigint(workdir):
 
 def test_memory_limit_is_reported(workdir):
     out = run_py("a = bytearray(2 << 30); a[::4096] = b'x' * len(a[::4096]); print('allocated')",
-                 workdir, Limits(wall_s=30, memory_bytes=256 << 20))
+                 workdir, RunLimits(wall_s=30, memory_bytes=256 << 20))
     assert out.returncode != 0 and "allocated" not in out.stdout
     assert out.memory_exceeded
     assert any("memory" in m for m in out.limit_messages)
@@ -92,7 +92,7 @@ def test_memory_limit_is_reported(workdir):
 
 def test_fork_bomb_is_contained(workdir):
     out = run_sandboxed(["bash", "-c", ":(){ :|:& };: ; sleep 2; echo survived"], workdir,
-                        Limits(wall_s=20, max_processes=40))
+                        RunLimits(wall_s=20, max_processes=40))
     assert out.enforced["processes"] == "cgroup"
     assert out.process_limit_hit
     assert not out.timed_out
@@ -101,7 +101,7 @@ def test_fork_bomb_is_contained(workdir):
 def test_daemonized_process_does_not_outlive_the_run(workdir):
     marker = f"sleep {1000 + uuid.uuid4().int % 1000}"
     out = run_sandboxed(["bash", "-c", f"(setsid {marker} &); (nohup {marker} &); echo started"],
-                        workdir, Limits(wall_s=10))
+                        workdir, RunLimits(wall_s=10))
     assert "started" in out.stdout
     time.sleep(0.3)
     survivors = subprocess.run(["pgrep", "-f", f"^{marker}$"], capture_output=True, text=True)
@@ -110,7 +110,7 @@ def test_daemonized_process_does_not_outlive_the_run(workdir):
 
 def test_huge_output_is_capped(workdir):
     code = "import sys\nfor _ in range(10**6): sys.stdout.write('x' * 1000 + '\\n')"
-    out = run_py(code, workdir, Limits(wall_s=30, max_file_bytes=8 << 20), output_cap=4096)
+    out = run_py(code, workdir, RunLimits(wall_s=30, max_file_bytes=8 << 20), output_cap=4096)
     assert out.file_limit_hit
     assert len(out.stdout) < 5000 and "more bytes not shown" in out.stdout
 
@@ -134,7 +134,7 @@ def test_grader_environment_is_not_readable_through_pid_1(workdir, monkeypatch):
 def test_disk_use_of_the_work_folder_is_capped(workdir):
     code = ("import time\nfor i in range(2000):\n"
             "    open(f'f{i}', 'wb').write(b'x' * 2**20)\n    time.sleep(0.005)")
-    out = run_py(code, workdir, Limits(wall_s=60, max_disk_bytes=20 << 20))
+    out = run_py(code, workdir, RunLimits(wall_s=60, max_disk_bytes=20 << 20))
     assert out.disk_limit_hit and out.returncode != 0
     assert "more to disk" in " ".join(out.limit_messages)
     written = sum(f.stat().st_size for f in workdir.iterdir())

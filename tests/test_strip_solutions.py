@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from autograder.assignment import load_assignment
-from autograder.strip_solutions import SolutionRegionError, count_regions, strip_solutions
+from autograder.release.strip_solutions import SolutionRegionError, count_regions, strip_solutions
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import pkgutil
 
 from autograder.checks.core import REGISTRY  # noqa: F401
 
-_NOT_CHECKS = {"core", "local", "sandboxed", "sandbox_main"}
+_NOT_CHECKS = {"core", "local", "diagnosis", "known_mistakes"}
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in _NOT_CHECKS:
         importlib.import_module(f"{__name__}.{_module.name}")

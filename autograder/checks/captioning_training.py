@@ -27,7 +27,7 @@ a falling history therefore earns nothing unless its parameters really fit.
 """
 import numpy as np
 
-from autograder.checks.core import Check, Part, register
+from autograder.checks.core import Check, Criterion, register
 from autograder.checks.rnn import vocabulary
 from autograder.reference import REFERENCE_LOCK, reference_modules
 
@@ -135,17 +135,17 @@ class _TrainingCheck(Check):
         if problem is None and not np.isfinite(final):
             problem = "the trained parameters give a NaN or inf loss"
         if problem:
-            return [Part("decreasing loss", False, problem), Part("final loss", False, problem)]
+            return [Criterion("decreasing loss", False, problem), Criterion("final loss", False, problem)]
         start = float(np.mean(expected["loss_history"][:5]))  # the reference's start: same problem, same seed
         decreasing = final < DECREASE_FRACTION * start
         threshold = FINAL_LOSS[self.cell_type]
         hint = "; check the gradients of your CaptioningRNN.loss and recurrent layers"
         measured = "the reference's loss function on your trained parameters"
         return [
-            Part("decreasing loss", decreasing,
+            Criterion("decreasing loss", decreasing,
                  f"training took the loss from about {start:.3g} to {final:.3g} ({measured})"
                  + ("" if decreasing else f", expected below {DECREASE_FRACTION:g} times the start{hint}")),
-            Part("final loss", final < threshold,
+            Criterion("final loss", final < threshold,
                  f"final training loss {final:.3g}"
                  + ("" if final < threshold else
                     f", expected below {threshold:g} when overfitting a tiny dataset{hint}")),

@@ -10,7 +10,7 @@ A check grades one piece of student code. It has three steps, each a method:
   method runs the student's code (inside the sandbox, or in a notebook kernel)
   and the reference (on the trusted side).
 - ``score(got, expected, inputs)``: compares the student's outputs with the
-  reference's and returns a list of ``Part`` results; each part carries a share
+  reference's and returns a list of ``Criterion`` results; each part carries a share
   of the check's points, so a check with parts gives partial credit.
 
 Only ``inputs`` and ``run`` ever execute next to student code, and ``run`` hands
@@ -26,7 +26,7 @@ REGISTRY = {}
 
 
 @dataclasses.dataclass
-class Part:
+class Criterion:
     """One scored aspect of a check: ``ok`` earns ``weight`` of the check's share.
 
     ``needs``: labels of the parts whose value this part qualifies ("input left
@@ -127,27 +127,27 @@ def as_tol(tol):
 
 
 def compare_arrays(label, got, expected, tol):
-    """A Part for one output array: shape, dtype family, finiteness, then rel error.
+    """A Criterion for one output array: shape, dtype family, finiteness, then rel error.
 
     ``tol`` is a number (the float64 bar; float32 results get ``F32_TOL``) or a
     ``Tol``. The bar follows the dtype of the student's result.
     """
     if got is None:
-        return Part(label, False, f"{label}: no value was returned")
+        return Criterion(label, False, f"{label}: no value was returned")
     got = np.asarray(got)
     expected = np.asarray(expected)
     if got.shape != expected.shape:
-        return Part(label, False, f"{label}: shape {got.shape}, expected {expected.shape}")
+        return Criterion(label, False, f"{label}: shape {got.shape}, expected {expected.shape}")
     if got.dtype.kind not in "fiub" or (expected.dtype.kind == "f" and got.dtype.kind != "f"):
-        return Part(label, False, f"{label}: dtype {got.dtype}, expected {expected.dtype}")
+        return Criterion(label, False, f"{label}: dtype {got.dtype}, expected {expected.dtype}")
     if not np.all(np.isfinite(got.astype(np.float64))):
-        return Part(label, False, f"{label}: contains NaN or inf")
+        return Criterion(label, False, f"{label}: contains NaN or inf")
     bar, floor_scale = as_tol(tol).bar(got.dtype)
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     err = rel_error(got, expected, floor=max(1e-8, floor_scale * scale))
     if not err <= bar:  # NaN (an expected value that is not finite) never passes
-        return Part(label, False, f"{label}: relative error {err:.2e} exceeds {bar:.0e}")
-    return Part(label, True, f"{label}: relative error {err:.2e}")
+        return Criterion(label, False, f"{label}: relative error {err:.2e} exceeds {bar:.0e}")
+    return Criterion(label, True, f"{label}: relative error {err:.2e}")
 
 
 def degenerate_reason(value, unchanged=()):
@@ -176,9 +176,9 @@ def degenerate_reason(value, unchanged=()):
 
 
 def not_degenerate(label, value, unchanged=()):
-    """A fatal Part: fails, zeroing the whole check, when ``value`` is degenerate."""
+    """A fatal Criterion: fails, zeroing the whole check, when ``value`` is degenerate."""
     reason = degenerate_reason(value, unchanged)
-    return Part(f"{label} not degenerate", not reason,
+    return Criterion(f"{label} not degenerate", not reason,
                 f"{label}: {reason}, which earns no points" if reason else "", weight=0.0, fatal=True)
 
 

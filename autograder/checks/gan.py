@@ -24,7 +24,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from autograder.checks.core import Check, Part, Tol, compare_arrays, not_degenerate, register, torch_output
+from autograder.checks.core import Check, Criterion, Tol, compare_arrays, not_degenerate, register, torch_output
 
 MODULES = ("gan_pytorch",)
 TOL = 1e-8  # float64; correct code lands near 1e-15
@@ -80,12 +80,12 @@ def weighted(part, weight):
 
 
 def same_count(label, got, expected, needs=()):
-    """A Part: parameter counts equal (arrays of ints); it qualifies the outputs in ``needs``."""
+    """A Criterion: parameter counts equal (arrays of ints); it qualifies the outputs in ``needs``."""
     got_n, want_n = np.asarray(got).ravel(), np.asarray(expected).ravel()
     ok = got_n.shape == want_n.shape and bool(np.all(got_n == want_n))
     shown = ", ".join(str(int(n)) for n in got_n)
     wanted = ", ".join(str(int(n)) for n in want_n)
-    return Part(label, ok, f"{label}: {shown}" + ("" if ok else f", expected {wanted}"), needs=tuple(needs))
+    return Criterion(label, ok, f"{label}: {shown}" + ("" if ok else f", expected {wanted}"), needs=tuple(needs))
 
 
 # --------------------------------------------------------------------------- noise
@@ -118,27 +118,27 @@ class SampleNoise(Check):
         values = ("range", "spread")  # what the shape and the seeding qualify
         parts = [not_degenerate("the noise", many)]
         if many.shape != (2000, 8) or many.dtype.kind != "f":
-            return parts + [Part("range", False, f"sample_noise(2000, 8) has shape {many.shape} and dtype "
+            return parts + [Criterion("range", False, f"sample_noise(2000, 8) has shape {many.shape} and dtype "
                                  f"{many.dtype}; expected a float tensor of shape (2000, 8)"),
-                            Part("spread", False, "spread: not checked (wrong shape)"),
-                            Part("shape", False, "shape: not checked", needs=values),
-                            Part("seed", False, "seed: not checked", needs=values)]
+                            Criterion("spread", False, "spread: not checked (wrong shape)"),
+                            Criterion("shape", False, "shape: not checked", needs=values),
+                            Criterion("seed", False, "seed: not checked", needs=values)]
         lo, hi = float(many.min()), float(many.max())
         range_ok = bool(np.all(np.isfinite(many))) and lo >= -1 and hi <= 1 and lo < -0.9 and hi > 0.9
-        parts.append(Part("range", range_ok, f"values span [{lo:.3f}, {hi:.3f}]" + (
+        parts.append(Criterion("range", range_ok, f"values span [{lo:.3f}, {hi:.3f}]" + (
             "" if range_ok else "; expected values filling [-1, 1]")))
         mean, var = float(many.mean()), float(many.var())
         rows_differ = len(np.unique(many, axis=0)) == len(many)
         spread_ok = rows_differ and abs(mean) < 0.05 and abs(var - 1 / 3) < 0.03
-        parts.append(Part("spread", spread_ok, f"mean {mean:.3f}, variance {var:.3f}" + (
+        parts.append(Criterion("spread", spread_ok, f"mean {mean:.3f}, variance {var:.3f}" + (
             "" if spread_ok else "; expected independent uniform draws: every row different, "
                                  "mean 0 and variance 1/3")))
         shape_ok = z.shape == want and z.dtype.kind == "f"
-        parts.append(Part("shape", shape_ok, f"shape {z.shape} {z.dtype}" + (
+        parts.append(Criterion("shape", shape_ok, f"shape {z.shape} {z.dtype}" + (
             "" if shape_ok else f"; expected a float tensor of shape {want}"), needs=values))
         a, b, c = got["seeded_a"], got["seeded_b"], got["seeded_c"]
         seed_ok = a.shape == b.shape == c.shape == want and np.array_equal(a, b) and not np.array_equal(a, c)
-        parts.append(Part("seed", seed_ok, "the same seed gives the same noise" if seed_ok else
+        parts.append(Criterion("seed", seed_ok, "the same seed gives the same noise" if seed_ok else
                           "seed: expected the same noise for the same seed and different noise "
                           "for different seeds (draw with torch's generator, after the provided "
                           "torch.manual_seed)", needs=values))
@@ -188,7 +188,7 @@ class GanNetworks(Check):
             not_degenerate("discriminator output", got.get("d_out")),
             not_degenerate("generator output", got.get("g_out")),
             weighted(compare_arrays("discriminator output", got.get("d_out"), expected["d_out"], TOL), 2.0),
-            Part("discriminator takes images", takes,
+            Criterion("discriminator takes images", takes,
                  "the discriminator takes (N, 1, 28, 28) images" if takes else
                  "the discriminator fails on (N, 1, 28, 28) images, which run_a_gan gives it: "
                  "start it with Flatten()", needs=("discriminator output",)),
@@ -294,7 +294,7 @@ def score_losses(got, expected, d_name, g_name):
         label = f"{name}: {LOSS_LABELS[key]}"
         value = got.get(key)
         if "grad" in key and value is not None and value.size and np.all(np.isnan(value)):
-            parts.append(Part(label, False, f"{label}: no gradient reaches the scores; build the loss "
+            parts.append(Criterion(label, False, f"{label}: no gradient reaches the scores; build the loss "
                                             "from them with torch operations (no .item(), .detach() "
                                             "or NumPy)"))
         else:
@@ -424,12 +424,12 @@ class GetOptimizer(Check):
         shown_betas = tuple(np.round(betas, 6).tolist())
         return [
             not_degenerate("the parameters after the steps", after, unchanged=(before,)),
-            Part("Adam updates", own_ok, own),
-            Part("type", bool(got["is_adam"]), "torch.optim.Adam" if got["is_adam"] else
+            Criterion("Adam updates", own_ok, own),
+            Criterion("type", bool(got["is_adam"]), "torch.optim.Adam" if got["is_adam"] else
                  "the optimizer is not torch.optim.Adam", needs=adam),
-            Part("lr", lr_ok, f"learning rate {float(lr[0]):g}" if lr.shape == (1,) else "learning rate missing",
+            Criterion("lr", lr_ok, f"learning rate {float(lr[0]):g}" if lr.shape == (1,) else "learning rate missing",
                  needs=adam),
-            Part("betas", betas_ok, f"betas {shown_betas}" + (
+            Criterion("betas", betas_ok, f"betas {shown_betas}" + (
                 "" if betas_ok else f", expected {tuple(expected['betas'].tolist())}"), needs=adam),
-            Part("steps", steps_ok, steps_detail, weight=2.0),
+            Criterion("steps", steps_ok, steps_detail, weight=2.0),
         ]

@@ -2,7 +2,7 @@
 
 The student's code and the reference both run here (no sandbox): this is the
 nbgrader path and the test-suite path. The autograder's own path runs the
-student half in the sandbox instead (autograder/checks/sandboxed.py).
+student half in the sandbox instead (autograder/grading/hidden_checks.py).
 """
 import contextlib
 import hashlib
@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from autograder import diagnosis
+from autograder.checks import diagnosis
 from autograder.checks import core
 from autograder.reference import REFERENCE_LOCK, current_modules, reference_modules
 

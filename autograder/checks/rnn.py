@@ -16,7 +16,7 @@ moves results by a sizeable share of their scale, far above both bars.
 """
 import numpy as np
 
-from autograder.checks.core import (Check, Part, Tol, compare_arrays, not_degenerate, numpy_output,
+from autograder.checks.core import (Check, Criterion, Tol, compare_arrays, not_degenerate, numpy_output,
                                     register)
 
 # float64 results of correct code land near 1e-10. The float32 bar is measured
@@ -45,7 +45,7 @@ def compare(label, got, expected, tol=TOL):
     if got.dtype == np.float64 and got.shape == np.shape(expected) and np.all(np.isfinite(got)):
         low = compare_arrays(label, got.astype(np.float32), expected, tol)
         if low.ok:
-            return Part(label, True, f"{low.detail} (at float32 precision)")
+            return Criterion(label, True, f"{low.detail} (at float32 precision)")
     return part
 
 
@@ -348,7 +348,7 @@ def sample_parts(got, want):
     if got.shape != want.shape:
         return parts + [compare_arrays("captions", got, want, 0)]
     if got.dtype.kind not in "iu" and not np.array_equal(got, np.round(got)):
-        return parts + [Part("captions", False, f"captions: dtype {got.dtype}; expected word indices")]
+        return parts + [Criterion("captions", False, f"captions: dtype {got.dtype}; expected word indices")]
     counted = decisions_that_count(want)
     wrong = np.argwhere((got != want) & counted)
     if len(wrong):
@@ -356,8 +356,8 @@ def sample_parts(got, want):
         detail = (f"captions: caption {n} differs from greedy decoding at position {t} (word {got[n, t]}, "
                   f"expected {want[n, t]}); column 0 is the first generated word (not <START>), and each "
                   "step feeds back the argmax of its scores")
-        return parts + [Part("captions", False, detail)]
-    return parts + [Part("captions", True, "sampled captions match greedy decoding")]
+        return parts + [Criterion("captions", False, detail)]
+    return parts + [Criterion("captions", True, "sampled captions match greedy decoding")]
 
 
 @register

@@ -10,7 +10,7 @@ notebook's visible cases earn nothing.
 """
 import numpy as np
 
-from autograder.checks.core import (F32_TOL, Check, Part, compare_arrays, degenerate_reason, not_degenerate,
+from autograder.checks.core import (F32_TOL, Check, Criterion, compare_arrays, degenerate_reason, not_degenerate,
                                     numpy_output, register)
 from autograder.checks.rnn import vocabulary
 
@@ -139,15 +139,15 @@ class StepRnnWeights(Check):
             label = f"count_rnn_weights({k})"
             w, reason = _weights_or_reason(got, f"k{index}_", step_rnn_shapes, "W_hh")
             if w is None:
-                parts.append(Part(label, False, f"{label}: {reason}"))
+                parts.append(Criterion(label, False, f"{label}: {reason}"))
                 continue
             H = w["W_hh"].shape[0]
             if H > k:
-                parts.append(Part(label, False, f"{label}: uses H = {H} hidden units; at most k = {k} allowed"))
+                parts.append(Criterion(label, False, f"{label}: uses H = {H} hidden units; at most k = {k} allowed"))
                 continue
             right, tried = fraction_right(simulate_step_rnn, w, count_target(k), int(inputs["max_len"]))
             ok = right == tried
-            parts.append(Part(label, ok, f"{label}: {right} of {tried} bit strings (lengths 1-"
+            parts.append(Criterion(label, ok, f"{label}: {right} of {tried} bit strings (lengths 1-"
                                          f"{int(inputs['max_len'])}) get every output right"))
         return parts
 
@@ -181,7 +181,7 @@ class StepRnnImpossible(Check):
         # One answer for every task (all True, all False) tells the tasks apart
         # no better than a constant: it earns nothing, though it hits some claims.
         uniform = -1 not in values.values() and len(set(values.values())) == 1
-        parts = [Part("claims differ", not uniform, "your claims are all "
+        parts = [Criterion("claims differ", not uniform, "your claims are all "
                       f"{bool(next(iter(values.values())))}: a constant answer earns no points; "
                       "decide each task on its own" if uniform else "", weight=0.0, fatal=True)]
         possible = [t for t in self.tasks if int(expected[t]) == 1]
@@ -190,10 +190,10 @@ class StepRnnImpossible(Check):
             # an impossibility claim counts only next to a right possibility claim
             needs = () if task in possible else tuple(possible)
             if value == -1:
-                parts.append(Part(task, False, f"claim {task!r}: missing or not True/False", weight, needs))
+                parts.append(Criterion(task, False, f"claim {task!r}: missing or not True/False", weight, needs))
             else:
                 ok = value == int(expected[task])
-                parts.append(Part(task, ok, f"claim {task!r}: " + ("right" if ok else "wrong"), weight, needs))
+                parts.append(Criterion(task, ok, f"claim {task!r}: " + ("right" if ok else "wrong"), weight, needs))
         return parts
 
 
@@ -222,15 +222,15 @@ class ParityLstm(Check):
         w, reason = _weights_or_reason(got, "", step_lstm_shapes, "Wh")
         if w is None or w["Wh"].shape[0] != 1:
             reason = reason or f"uses H = {w['Wh'].shape[0]} units; the task asks for one (H = 1)"
-            return [Part("all strings", False, f"parity_lstm_weights(): {reason}", 3.0),
-                    Part("long strings", False, "long strings: not run", 1.0)]
+            return [Criterion("all strings", False, f"parity_lstm_weights(): {reason}", 3.0),
+                    Criterion("long strings", False, "long strings: not run", 1.0)]
         max_len = int(inputs["max_len"])
         right, tried = fraction_right(simulate_step_lstm, w, parity_target, max_len)
         long_x = inputs["long"]
         long_ok = np.all(simulate_step_lstm(w, long_x) == parity_target(long_x), axis=1)
-        return [Part("all strings", right == tried,
+        return [Criterion("all strings", right == tried,
                      f"{right} of {tried} bit strings of lengths 1-{max_len} get every output right", 3.0),
-                Part("long strings", bool(long_ok.all()),
+                Criterion("long strings", bool(long_ok.all()),
                      f"{int(long_ok.sum())} of {len(long_ok)} random strings of length "
                      f"{long_x.shape[1]} get every output right", 1.0)]
 
@@ -504,7 +504,7 @@ class BeamSearch(Check):
             return all(np.array_equal(outputs[f"{k}_captions"], greedy[k[0]]) for k in wide)
         if not all_greedy(expected):  # never all greedy: the problems are drawn for it; a guard
             only_greedy = all_greedy(got)
-            parts.append(Part("beam widens", not only_greedy,
+            parts.append(Criterion("beam widens", not only_greedy,
                               "every beam size returns greedy's captions, although a wider beam finds "
                               "likelier ones here: a search that never keeps a second hypothesis earns "
                               "no points" if only_greedy else "", weight=0.0, fatal=True))
@@ -517,7 +517,7 @@ class BeamSearch(Check):
         parts = self._degenerate_parts(got, expected, inputs)
 
         ok1 = same_decoding(pa, fa, got["a1_captions"], got["a1_log_probs"], greedy_captions, greedy_lp)
-        parts.append(Part("beam 1", ok1, "beam_size=1 gives the greedy captions and their log-probs" if ok1
+        parts.append(Criterion("beam 1", ok1, "beam_size=1 gives the greedy captions and their log-probs" if ok1
                           else "beam_size=1 does not reproduce greedy decoding (captions or log-probs)"))
 
         why = ""
@@ -531,7 +531,7 @@ class BeamSearch(Check):
             if not compare_arrays("", got[f"{key}_log_probs"], own, 1e-8).ok:
                 why = f"{key}: the log_probs returned are not those of the captions"
                 break
-        parts.append(Part("log-probs", not why, "log_probs are the returned captions' log-probabilities"
+        parts.append(Criterion("log-probs", not why, "log_probs are the returned captions' log-probabilities"
                           if not why else f"log_probs: {why}", needs=("beam 1",)))
 
         below = []
@@ -541,20 +541,20 @@ class BeamSearch(Check):
             margin = 1e-9 if lp.dtype == np.float64 else 1e-5 * (1 + np.abs(greedy_lp))
             if lp.shape != greedy_lp.shape or not np.all(lp.astype(np.float64) >= greedy_lp - margin):
                 below.append(K)
-        parts.append(Part("not below greedy", not below, "beam results are never below greedy's log-prob"
+        parts.append(Criterion("not below greedy", not below, "beam results are never below greedy's log-prob"
                           if not below else f"beam sizes {below}: a caption with lower log-prob than greedy's "
                           "(see the docstring: the greedy floor)", needs=("exhaustive",)))
 
         differ = [K for K in self.beam_sizes
                   if not same_decoding(pa, fa, got[f"a{K}_captions"], got[f"a{K}_log_probs"],
                                        expected[f"a{K}_captions"], expected[f"a{K}_log_probs"])]
-        parts.append(Part("beam K", not differ, "beam sizes 2, 3, 5 give the specified beam search's results"
+        parts.append(Criterion("beam K", not differ, "beam sizes 2, 3, 5 give the specified beam search's results"
                           if not differ else f"beam sizes {differ}: captions or log-probs differ from the "
                           "specified beam search (see the docstring: finished hypotheses compete unchanged)"))
 
         best_captions, best_lp = trusted_exhaustive(pb, fb, int(inputs["b_max_length"]))
         ok5 = same_decoding(pb, fb, got["b_captions"], got["b_log_probs"], best_captions, best_lp)
-        parts.append(Part("exhaustive", ok5, "a beam that never prunes finds the exhaustive optimum" if ok5
+        parts.append(Criterion("exhaustive", ok5, "a beam that never prunes finds the exhaustive optimum" if ok5
                           else "with beam_size = V**(max_length-1) (no pruning) the result is not the "
                           "exhaustive search's best caption"))
         return parts
@@ -644,7 +644,7 @@ class GradientFlow(Check):
         parts += [not_degenerate("recurrent_matrix", got[f"m{m}"]) for m in range(3)]
 
         bad = [case for case in range(4) if not self._log_close(got[f"j{case}"], expected[f"j{case}"])]
-        parts.append(Part("jacobian_norms", not bad, "jacobian_norms match the reference" if not bad
+        parts.append(Criterion("jacobian_norms", not bad, "jacobian_norms match the reference" if not bad
                           else f"jacobian_norms differ from the reference on {len(bad)} of 4 hidden problems",
                           2.0))
 
@@ -660,14 +660,14 @@ class GradientFlow(Check):
         if same and not wrong:
             detail = ("recurrent_matrix returns the same matrix for two different rngs: draw it from rng "
                       "(a random orthogonal matrix, not a fixed one)")
-        parts.append(Part("recurrent_matrix", not wrong and not same, detail))
+        parts.append(Criterion("recurrent_matrix", not wrong and not same, detail))
 
         radii, T = inputs["s_radii"], int(inputs["s_T"])
         theory = radii[:, None] ** np.arange(1, T + 1)[None, :]
         lin, tanh = np.asarray(got["s_linear"]), np.asarray(got["s_tanh"])
         ok = (self._log_close(lin, theory) and tanh.shape == theory.shape and np.all(np.isfinite(tanh))
               and np.all(tanh.astype(np.float64) <= theory * (1 + self.log_tol)))
-        parts.append(Part("sweep", bool(ok), "linear norms are r**t (vanish for r < 1, explode for r > 1) and "
+        parts.append(Criterion("sweep", bool(ok), "linear norms are r**t (vanish for r < 1, explode for r > 1) and "
                           "tanh norms stay below r**t" if ok else
                           "the spectral-radius sweep does not follow r**t for the linear RNN (or tanh exceeds it)",
                           needs=("jacobian_norms", "recurrent_matrix")))

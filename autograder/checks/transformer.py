@@ -27,7 +27,7 @@ only count when the values they qualify are right.
 """
 import numpy as np
 
-from autograder.checks.core import Check, Part, Tol, compare_arrays, not_degenerate, register, torch_output
+from autograder.checks.core import Check, Criterion, Tol, compare_arrays, not_degenerate, register, torch_output
 from autograder.reference import REFERENCE_LOCK, reference_modules
 
 # Results rounded to float32 (see above), relative to 1e-3 of the array's scale.
@@ -45,29 +45,29 @@ CAUSAL_TOL = 1e-6  # scores of earlier positions after later tokens change: exac
 
 
 def _all_ok(label, got, expected, keys, tol, needs=()):
-    """One Part for several arrays: the first failing comparison, else success."""
+    """One Criterion for several arrays: the first failing comparison, else success."""
     details = []
     for key in keys:
         part = compare_f32(key, got.get(key), expected[key], tol)
         if not part.ok:
-            return Part(label, False, f"{label}: {part.detail}", needs=needs)
+            return Criterion(label, False, f"{label}: {part.detail}", needs=needs)
         details.append(part.detail)
-    return Part(label, True, f"{label}: " + "; ".join(details), needs=needs)
+    return Criterion(label, True, f"{label}: " + "; ".join(details), needs=needs)
 
 
 def _close_abs(label, got, expected, atol):
     """A Part comparing by largest absolute difference (for values in [-1, 1]-ish)."""
     if got is None:
-        return Part(label, False, f"{label}: no value was returned")
+        return Criterion(label, False, f"{label}: no value was returned")
     got, expected = np.asarray(got), np.asarray(expected)
     if got.shape != expected.shape:
-        return Part(label, False, f"{label}: shape {got.shape}, expected {expected.shape}")
+        return Criterion(label, False, f"{label}: shape {got.shape}, expected {expected.shape}")
     if got.dtype.kind != "f" or not np.all(np.isfinite(got)):
-        return Part(label, False, f"{label}: dtype {got.dtype} or non-finite values")
+        return Criterion(label, False, f"{label}: dtype {got.dtype} or non-finite values")
     diff = float(np.max(np.abs(got.astype(np.float64) - expected))) if got.size else 0.0
     if diff > atol:
-        return Part(label, False, f"{label}: largest difference {diff:.2e} exceeds {atol:.0e}")
-    return Part(label, True, f"{label}: largest difference {diff:.2e}")
+        return Criterion(label, False, f"{label}: largest difference {diff:.2e} exceeds {atol:.0e}")
+    return Criterion(label, True, f"{label}: largest difference {diff:.2e}")
 
 
 def vocabulary(size):
@@ -193,7 +193,7 @@ class MultiheadAttentionCheck(Check):
         for key in ("dquery", "dkey", "dvalue"):
             mine = got.get(key)
             if not part.ok and mine is not None and not np.any(mine) and np.any(expected[key]):
-                return Part(label, False, f"{label}: no gradient reaches the {key[1:]} input: is it "
+                return Criterion(label, False, f"{label}: no gradient reaches the {key[1:]} input: is it "
                             "used (through self." + key[1:] + ") and not cut from the graph?")
         return part
 
@@ -318,15 +318,15 @@ class TransformerForward(Check):
         label = "causal mask"
         # Only right scores qualify: all-zero or constant scores never move either.
         if a is None or b is None or a.shape != expected["scores"].shape or b.shape != a.shape:
-            parts.append(Part(label, False, f"{label}: scores of the wrong shape", needs=(SCORES,)))
+            parts.append(Criterion(label, False, f"{label}: scores of the wrong shape", needs=(SCORES,)))
         elif not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-            parts.append(Part(label, False, f"{label}: scores contain NaN or inf", needs=(SCORES,)))
+            parts.append(Criterion(label, False, f"{label}: scores contain NaN or inf", needs=(SCORES,)))
         else:
             a, b = a.astype(np.float64), b.astype(np.float64)
             scale = max(float(np.max(np.abs(a))), 1e-30)
             change = float(np.max(np.abs(a[:, :k] - b[:, :k]))) / scale
             ok = change <= CAUSAL_TOL
-            parts.append(Part(label, ok, f"{label}: changing the tokens from position {k} on "
+            parts.append(Criterion(label, ok, f"{label}: changing the tokens from position {k} on "
                               + ("left earlier positions' scores unchanged" if ok else
                                  f"changed earlier positions' scores (by {change:.1e} of their scale): "
                                  "position t must see only tokens 0..t (check the causal mask, "
@@ -498,8 +498,8 @@ class TransformerOverfit(Check):
                 detail = f"the loss of a model with fixed parameters differs from the reference's ({part.detail})"
             else:
                 detail = f"the gradient of {key[len(GRAD_PREFIX):]} differs from the reference's ({part.detail})"
-            return Part(GRADIENTS, False, f"{GRADIENTS}: {detail}")
-        return Part(GRADIENTS, True, f"{GRADIENTS}: {len(keys)} arrays agree")
+            return Criterion(GRADIENTS, False, f"{GRADIENTS}: {detail}")
+        return Criterion(GRADIENTS, True, f"{GRADIENTS}: {len(keys)} arrays agree")
 
     def score(self, got, expected, inputs):
         parts = [self.gradient_part(got, expected)]
@@ -508,11 +508,11 @@ class TransformerOverfit(Check):
             problem = "the trained weights give a NaN or inf loss"
         label = "memorises the tiny set"
         if problem:
-            parts.append(Part(label, False, f"{label}: {problem}", weight=2.0, needs=(GRADIENTS,)))
+            parts.append(Criterion(label, False, f"{label}: {problem}", weight=2.0, needs=(GRADIENTS,)))
             return parts
         start = float(expected["loss_history"][0])  # the reference's first loss, same seed
         ok = final < OVERFIT_BAR
-        parts.append(Part(label, ok, f"{label}: {OVERFIT_ITERATIONS} training steps took the loss from "
+        parts.append(Criterion(label, ok, f"{label}: {OVERFIT_ITERATIONS} training steps took the loss from "
                           f"about {start:.3f} to {final:.3f} (the reference's model evaluated with your "
                           "trained weights), " + ("below" if ok else "not below") + f" the bar {OVERFIT_BAR}",
                           weight=2.0, needs=(GRADIENTS,)))

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.core import Check, Part, compare_arrays, not_degenerate, register, torch_output
+from autograder.checks.core import Check, Criterion, compare_arrays, not_degenerate, register, torch_output
 
 MODULES = ("net_visualization_pytorch",)
 TOL = 1e-7  # float64 throughout; correct code lands near 1e-14
@@ -156,7 +156,7 @@ class SaliencyMaps(Check):
             not_degenerate("saliency", saliency),
             compare_arrays("saliency", saliency, expected["saliency"], TOL),
             # Qualifies the map: an all-zero map leaves X untouched too.
-            Part("X untouched", untouched, "X is left unchanged" if untouched else
+            Criterion("X untouched", untouched, "X is left unchanged" if untouched else
                  "compute_saliency_maps changed the values of its input X: work on a copy "
                  "(setting requires_grad on X is fine)", weight=0.5, needs=("saliency",)),
         ]
@@ -200,29 +200,29 @@ class FoolingImage(Check):
         X_fooling = got.get("X_fooling")
         parts = [not_degenerate("X_fooling", X_fooling, unchanged=(X,))]
         if parts[0].ok and X_fooling.shape != X.shape:
-            parts[0] = Part("X_fooling", False, f"X_fooling has shape {X_fooling.shape}; expected the "
+            parts[0] = Criterion("X_fooling", False, f"X_fooling has shape {X_fooling.shape}; expected the "
                                                 f"input's {X.shape}", weight=0.0, fatal=True)
         if not parts[0].ok:
-            return parts + [Part("fooled", False, "fooled: not judged", weight=2),
-                            Part("small change", False, "small change: not judged", needs=("fooled",)),
-                            Part("X untouched", False, "X untouched: not judged", weight=0.5,
+            return parts + [Criterion("fooled", False, "fooled: not judged", weight=2),
+                            Criterion("small change", False, "small change: not judged", needs=("fooled",)),
+                            Criterion("X untouched", False, "X untouched: not judged", weight=0.5,
                                  needs=("fooled",))]
         predicted = int(predictions(inputs, X_fooling)[0])
         fooled = predicted == target
-        parts.append(Part("fooled", fooled, f"the network predicts the target class {target}" if fooled
+        parts.append(Criterion("fooled", fooled, f"the network predicts the target class {target}" if fooled
                           else f"the network predicts class {predicted} on your image, not the target "
                                f"{target}", weight=2))
         change = float(np.linalg.norm(X_fooling - X))
         reference = float(np.linalg.norm(expected["X_fooling"] - X))
         # One step more than the reference is fine (a stopping test placed after the step).
         small = change <= reference + 1.01 * FOOLING_LR
-        parts.append(Part("small change", small,
+        parts.append(Criterion("small change", small,
                           f"relative change {change / float(np.linalg.norm(X)):.2e}" if small else
                           f"your image differs from the input by {change:.3g} (L2), the reference's by "
                           f"{reference:.3g}: take normalised steps (learning_rate * g / ||g||_2) and "
                           f"stop as soon as the target is predicted", needs=("fooled",)))
         untouched = np.array_equal(got.get("X_after"), X)
-        parts.append(Part("X untouched", untouched, "X is left unchanged" if untouched else
+        parts.append(Criterion("X untouched", untouched, "X is left unchanged" if untouched else
                           "make_fooling_image changed its input X: start from a copy (X.clone())",
                           weight=0.5, needs=("fooled",)))
         return parts
@@ -258,16 +258,16 @@ class ClassVisualizationStep(Check):
         return outputs
 
     def _step_part(self, label, got, before, inputs, needs=()):
-        """Does ``got`` equal one admissible step from ``before``? (a Part)."""
+        """Does ``got`` equal one admissible step from ``before``? (a Criterion)."""
         errors = []
         for name, normalise in self.variants:
             candidate = ascent_step(inputs, before, int(inputs["target"]), float(inputs["l2_reg"]),
                                     float(inputs["learning_rate"]), normalise)
             part = compare_arrays(label, got, candidate, TOL)
             if part.ok:
-                return Part(label, True, f"{label}: the {name}", needs=needs)
+                return Criterion(label, True, f"{label}: the {name}", needs=needs)
             errors.append(f"the {name}: {part.detail.split(': ', 1)[-1]}")
-        return Part(label, False, f"{label} is neither admissible step, with g the gradient of "
+        return Criterion(label, False, f"{label} is neither admissible step, with g the gradient of "
                                   f"score - l2_reg * ||img||^2 (" + "; ".join(errors) + ")", needs=needs)
 
     def score(self, got, expected, inputs):
@@ -276,8 +276,8 @@ class ClassVisualizationStep(Check):
         parts = [not_degenerate("img after the first step", img1, unchanged=(X,))]
         if not parts[0].ok:
             parts[0].detail += " (update img in place: no new tensor)" if np.array_equal(img1, X) else ""
-            return parts + [Part("first step", False, "first step: not judged"),
-                            Part("second step", False, "second step: not judged", needs=("first step",))]
+            return parts + [Criterion("first step", False, "first step: not judged"),
+                            Criterion("second step", False, "second step: not judged", needs=("first step",))]
         parts.append(self._step_part("first step", img1, X, inputs))
         if parts[-1].ok and np.shape(img2) == X.shape:
             second = self._step_part("second step", img2, img1, inputs, needs=("first step",))
@@ -286,5 +286,5 @@ class ClassVisualizationStep(Check):
                                   "(reset it after each step)?")
             parts.append(second)
         else:
-            parts.append(Part("second step", False, "second step: not judged", needs=("first step",)))
+            parts.append(Criterion("second step", False, "second step: not judged", needs=("first step",)))
         return parts

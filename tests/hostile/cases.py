@@ -3,7 +3,7 @@
 Each ``Case`` says how to make its submission and what grading it must get:
 
 - ``build(files, ctx)`` edits the reference submission's files ({relative path:
-  bytes}, as ``autograder.demo_submissions.reference_files`` gives them) and
+  bytes}, as ``autograder.release.demo_submissions.reference_files`` gives them) and
   returns the new files, which are zipped the way ``make_demo_submissions``
   zips them; or, for attacks on the archive itself, ``raw(ctx, path)`` writes
   the zip at ``path``.
@@ -414,11 +414,11 @@ builtins.print = lambda *a, **k: None
 try:
     from autograder.checks import REGISTRY, core
     core.rel_error = lambda *a, **k: 0.0
-    core.compare_arrays = lambda label, *a, **k: core.Part(label, True, "patched")
+    core.compare_arrays = lambda label, *a, **k: core.Criterion(label, True, "patched")
     core.score_parts = lambda name, parts: core.Result(name, 1.0, "passed")
     core.Result.points = lambda self, max_points: max_points
     for check in REGISTRY.values():
-        type(check).score = lambda self, got, expected, inputs: [core.Part("patched", True)]
+        type(check).score = lambda self, got, expected, inputs: [core.Criterion("patched", True)]
 except ImportError:  # in a notebook the grader's library is not there
     pass
 """

@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.assignment import load_assignment
-from autograder.grade import Options, fingerprint, grade_submission, threads_per_lane
+from autograder.grading.grade import Options, fingerprint, grade_submission, threads_per_lane
 
 
 def submission_id(path):

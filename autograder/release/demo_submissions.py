@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.assignment import ROOT, load_assignment
-from autograder.release import inject_points
+from autograder.release.build import inject_points
 
 SOURCE_DIR = ROOT / "source_notebooks"
 _HIDDEN = re.compile(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)

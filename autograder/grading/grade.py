@@ -16,16 +16,17 @@ import time
 import traceback
 from pathlib import Path
 
-from autograder import diagnosis
-from autograder import intake as intake_mod
-from autograder import report, sandbox, staging
+from autograder.checks import diagnosis
+from autograder.grading import intake as intake_mod
+from autograder.grading import report, staging
+from autograder.sandbox import bwrap as sandbox
 from autograder.assignment import HIDDEN_CHECKS, ROOT, load_assignment
 from autograder.checks import core
 from autograder.checks.local import DEFAULT_SEED
-from autograder.checks.sandboxed import grade_sandboxed
-from autograder.execute import execute_notebooks
-from autograder.integrity import integrity_flags
-from autograder.lanes import plan_lanes
+from autograder.grading.hidden_checks import grade_sandboxed
+from autograder.grading.execute import execute_notebooks
+from autograder.grading.integrity import integrity_flags
+from autograder.grading.lanes import plan_lanes
 
 RELEASE_DIR = ROOT / "release"
 

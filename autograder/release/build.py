@@ -1,6 +1,6 @@
 """The release command: source notebooks + reference package -> student kit.
 
-    python -m autograder.release [--out release]
+    python -m autograder.release.build [--out release]
 
 A pipeline of small steps, like nbgrader's preprocessors:
 
@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.assignment import ROOT, load_assignment
-from autograder.strip_solutions import strip_solutions
+from autograder.release.strip_solutions import strip_solutions
 
 SOURCE_DIR = ROOT / "source_notebooks"
 PACKAGE_DIR = ROOT / "cs231n"
@@ -219,7 +219,7 @@ def make_nbgrader_course(course_root, source_dir=SOURCE_DIR, assignment=None):
         shutil.rmtree(course_root / "source" / assignment.name)
     stage_course(course_root, notebooks, assignment)
     # nbgrader copies source/'s files into every autograded folder: the data too
-    from autograder.staging import DATA_PATHS
+    from autograder.grading.staging import DATA_PATHS
     for relative in DATA_PATHS:
         data = ROOT / relative
         target = course_root / "source" / assignment.name / relative

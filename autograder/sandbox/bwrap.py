@@ -48,7 +48,7 @@ class SandboxUnavailable(RuntimeError):
 
 
 @dataclasses.dataclass(frozen=True)
-class Limits:
+class RunLimits:
     """Resource limits for one sandboxed run.
 
     wall_s: wall-clock seconds before everything is killed.
@@ -269,7 +269,7 @@ def bwrap_args(workdir, hidden=(), readable=(), env=None, extra_ro_binds=(), uid
     return args
 
 
-def run_sandboxed(command, workdir, limits=Limits(), hidden=(), readable=(), env=None,
+def run_sandboxed(command, workdir, limits=RunLimits(), hidden=(), readable=(), env=None,
                   extra_ro_binds=(), output_cap=1 << 20, sandbox=True):
     """Run ``command`` (a list) in the sandbox with ``limits``; return an Outcome.
 

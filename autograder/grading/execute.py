@@ -1,6 +1,6 @@
 """Executing a submission's notebooks headlessly: papermill, inside the sandbox.
 
-One sandboxed process, the runner (``autograder/notebook_runner.py``), executes
+One sandboxed process, the runner (``autograder/sandbox/inside/notebook_runner.py``), executes
 a lane's notebooks one after another with the fast parameters; grade.py runs
 several lanes side by side. Per-cell and per-notebook time limits are enforced
 inside the runner; memory, process and file-size caps and a wall clock for the
@@ -14,10 +14,10 @@ import json
 import sys
 from pathlib import Path
 
-from autograder import sandbox
-from autograder.notebook_runner import STATUS_DIR, status_path
+from autograder.sandbox import bwrap as sandbox
+from autograder.sandbox.inside.notebook_runner import STATUS_DIR, status_path
 from autograder.reference import REFERENCE_ROOT
-from autograder.staging import mount_grader_library
+from autograder.grading.staging import mount_grader_library
 
 EXECUTED_DIR = "executed"
 FAST_PARAMETERS = {"fast_mode": True}
@@ -102,8 +102,8 @@ def execute_notebooks(workdir, notebooks, limits, mounts=(), hidden=(), paramete
             if path.exists() or path.is_symlink():
                 path.unlink()
         plan = lane_plan(remaining, limits, parameters, use_sandbox)
-        command = [sys.executable, "-I", str(mount / "notebook_runner.py"), json.dumps(plan)]
-        lane_limits = sandbox.Limits.from_assignment(
+        command = [sys.executable, "-I", str(mount / "sandbox" / "inside" / "notebook_runner.py"), json.dumps(plan)]
+        lane_limits = sandbox.RunLimits.from_assignment(
             limits, wall_s=len(remaining) * limits.notebook_wall_s + LANE_SLACK_S)
         outcome = sandbox.run_sandboxed(command, workdir, lane_limits, hidden=[REFERENCE_ROOT, *hidden],
                                         readable=[sys.prefix], env=env,

@@ -11,7 +11,7 @@ from pathlib import Path
 from autograder.assignment import ROOT
 
 DATASETS = ROOT / "cs231n" / "datasets"
-GRADER_PACKAGE = Path(__file__).resolve().parent  # .../autograder: the in-sandbox runners live here
+GRADER_PACKAGE = Path(__file__).resolve().parents[1]  # .../autograder: the in-sandbox runners live in sandbox/inside
 # Data the notebooks read, relative to the assignment folder.
 DATA_PATHS = ("cs231n/datasets/coco_captioning", "cs231n/datasets/imagenet_val_25.npz",
               "cs231n/datasets/MNIST_data")

@@ -45,7 +45,7 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for each submission; results land in $ROOT/results/results.json.
 ROOT=${AUTOGRADER_ROOT:-/autograder}
 PYTHON=${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}
-cd "$ROOT/source" && exec "$PYTHON" -m autograder.gradescope --root "$ROOT"
+cd "$ROOT/source" && exec "$PYTHON" -m autograder.release.gradescope --root "$ROOT"
 """
 
 
@@ -78,8 +78,8 @@ def build_gradescope_zip(out):
 
 def run(root):
     """Grade ``root/submission`` and write ``root/results/results.json``."""
-    from autograder.grade import Options, grade_submission
-    from autograder.sandbox import SandboxUnavailable, require_sandbox
+    from autograder.grading.grade import Options, grade_submission
+    from autograder.sandbox.bwrap import SandboxUnavailable, require_sandbox
 
     root = Path(root)
     note = ""

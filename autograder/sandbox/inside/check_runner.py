@@ -1,7 +1,7 @@
 """The check runner that executes INSIDE the sandbox (started by sandboxed.py).
 
 Usage (isolated interpreter, cwd = the staged submission):
-    python -I .grader/autograder/checks/sandbox_main.py .grader/io [--own-pid-namespace]
+    python -I .grader/autograder/sandbox/inside/check_runner.py .grader/io [--own-pid-namespace]
 
 ``io/order.json`` lists the checks to run and the per-check time limit; each
 check's inputs are ``io/inputs/<name>.npz``. For every check this process forks a
@@ -12,7 +12,7 @@ exits, or exhausts memory costs only its own check: the parent kills the child
 at the time limit and records what happened in ``io/outputs/<name>.status``.
 
 After every check the parent ends what the check left running
-(``autograder/sweep.py``: in the sandbox the whole pid namespace but itself;
+(``autograder/sandbox/inside/sweep.py``: in the sandbox the whole pid namespace but itself;
 unsandboxed, its descendants): a fork bomb, a daemon or a grandchild still
 computing cannot outlive its check, take the process slots of the next one, or
 touch its files. The parent makes itself non-dumpable, so student code (same
@@ -28,16 +28,16 @@ import sys
 import time
 from pathlib import Path
 
-GRADER_LIB = Path(__file__).resolve().parents[2]  # the folder holding ``autograder``
+GRADER_LIB = Path(__file__).resolve().parents[3]  # the folder holding ``autograder``
 sys.path[:0] = [str(GRADER_LIB), os.getcwd()]
 
 import numpy as np  # noqa: E402
 
 from autograder.checks import REGISTRY, core  # noqa: E402
-from autograder.checks.seal import seal_line  # noqa: E402
+from autograder.sandbox.inside.seal import seal_line  # noqa: E402
 from autograder.reference import current_modules  # noqa: E402
-from autograder.sweep import harden_runner, kill_strays  # noqa: E402
-from autograder.sweep import own_pid_namespace as in_own_pid_namespace  # noqa: E402
+from autograder.sandbox.inside.sweep import harden_runner, kill_strays  # noqa: E402
+from autograder.sandbox.inside.sweep import own_pid_namespace as in_own_pid_namespace  # noqa: E402
 
 # Third-party modules the student's files import, imported once here so that the
 # forked children do not each pay for them (torchvision alone takes about a second).

@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 
 from autograder.checks import REGISTRY, core
-from autograder.known_mistakes import load_mistakes, make_mutant
+from autograder.checks.known_mistakes import load_mistakes, make_mutant
 from autograder.reference import REFERENCE_LOCK, package_modules
 
 MATCH_TOL = core.Tol(1e-6, 1e-3)  # a student's copy of a mistake matches it to rounding

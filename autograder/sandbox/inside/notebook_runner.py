@@ -1,7 +1,7 @@
 """The notebook runner that executes INSIDE the sandbox (started by execute.py).
 
 Usage (isolated interpreter, cwd = the staged submission):
-    python -I .grader/autograder/notebook_runner.py '<plan as JSON>'
+    python -I .grader/autograder/sandbox/inside/notebook_runner.py '<plan as JSON>'
 
 The plan (``execute.lane_plan``) lists notebooks to run one after another with
 papermill, in this one process, so papermill is imported once per lane rather
@@ -13,7 +13,7 @@ than once per notebook. For each notebook:
 - outputs beyond ``max_output_bytes`` are dropped, with a note in the notebook,
   so a cell printing hundreds of megabytes costs neither memory nor disk;
 - afterwards every process the notebook left behind (a daemon, a fork bomb's
-  remains) is killed (``autograder/sweep.py``), so the next notebook starts clean.
+  remains) is killed (``autograder/sandbox/inside/sweep.py``), so the next notebook starts clean.
 
 Only the standard library, nbclient, papermill and the grader's own sweep
 module are imported here, never student code. The trusted side never believes
@@ -121,7 +121,7 @@ def run_notebook(notebook, plan, engine, whole_namespace):
     """Execute one notebook into ``executed/``; return its status dict."""
     import papermill
 
-    from autograder.sweep import kill_strays
+    from autograder.sandbox.inside.sweep import kill_strays
 
     fired = threading.Event()
 
@@ -148,7 +148,7 @@ def run_notebook(notebook, plan, engine, whole_namespace):
 
 
 def main(plan):
-    from autograder.sweep import harden_runner, kill_strays, own_pid_namespace
+    from autograder.sandbox.inside.sweep import harden_runner, kill_strays, own_pid_namespace
 
     harden_runner()
     # ending every visible process is only safe in the sandbox's own pid namespace
@@ -163,5 +163,5 @@ def main(plan):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the folder holding ``autograder``
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the folder holding ``autograder``
     main(json.loads(sys.argv[1]))

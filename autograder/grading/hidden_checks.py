@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import diagnosis, sandbox
+from autograder.checks import diagnosis
+from autograder.sandbox import bwrap as sandbox
 from autograder.checks import REGISTRY, core
 from autograder.checks.local import DEFAULT_SEED
 from autograder.checks.local import prepared as inputs_and_expected
-from autograder.checks.seal import SEALED_SUFFIXES, file_digest, read_seals
+from autograder.sandbox.inside.seal import SEALED_SUFFIXES, file_digest, read_seals
 from autograder.reference import REFERENCE_ROOT
-from autograder.staging import mount_grader_library
+from autograder.grading.staging import mount_grader_library
 
 
 
@@ -108,7 +109,7 @@ def read_result(name, io_dir, inputs, expected, outcome, max_output_bytes=64 << 
     the seal. Everything in ``outputs`` was writable by student code: files are
     read as plain files with size caps, and anything malformed scores 0 with a
     reason, never an error of the grader. A failed check whose outputs match a
-    known mistake's says so (``autograder.diagnosis``; ``seed`` keys its cache).
+    known mistake's says so (``autograder.checks.diagnosis``; ``seed`` keys its cache).
     """
     out = io_dir / "outputs"
     if seal is None:  # the runner never finished this check: say how far it got
@@ -153,10 +154,10 @@ def grade_sandboxed(workdir, names, limits, seed=DEFAULT_SEED, hidden=(), allow_
     io_dir, prepared = prepare_io(workdir, names, seed, limits.check_wall_s)
     use_sandbox = sandbox.use_sandbox(allow_unsandboxed)
     mount, binds = mount_grader_library(workdir, use_sandbox)
-    command = [sys.executable, "-I", str(mount / "checks" / "sandbox_main.py"), str(io_dir)]
+    command = [sys.executable, "-I", str(mount / "sandbox" / "inside" / "check_runner.py"), str(io_dir)]
     if use_sandbox:  # the runner may end every other process it sees after each check
         command.append("--own-pid-namespace")
-    run_limits = sandbox.Limits.from_assignment(limits, wall_s=limits.checks_wall_s)
+    run_limits = sandbox.RunLimits.from_assignment(limits, wall_s=limits.checks_wall_s)
     outcome = sandbox.run_sandboxed(
         command, workdir, run_limits, sandbox=use_sandbox,
         hidden=[REFERENCE_ROOT, *hidden], readable=[sys.prefix],
