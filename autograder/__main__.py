@@ -27,7 +27,7 @@ def _grade_options(args):
 
 
 def _require_sandbox_or_permission(args):
-    from autograder.sandbox.bwrap import SandboxUnavailable, require_sandbox
+    from autograder.sandbox.launcher import SandboxUnavailable, require_sandbox
     try:
         require_sandbox()
     except SandboxUnavailable as exc:
@@ -39,33 +39,31 @@ def _require_sandbox_or_permission(args):
     return True
 
 
-def score_table(assignment, results):
-    """A plain-text table: one row per submission, a column per part, the total."""
+def score_table(assignment, gradings) -> str:
+    """A plain-text table: one row per submission ({id: result.Grading}), a column per part, the total."""
     parts = list(assignment.parts)
     head = ["submission", *parts, "total"]
     rows = [head, ["(max)", *[f"{assignment.auto_points(p):g}" for p in parts], f"{assignment.auto_points():g}"]]
-    for sid, result in sorted(results.items()):
-        per_part = {p: 0.0 for p in parts}
-        for test in result["tests"]:
-            per_part[test["tags"][0]] += test["score"]
-        rows.append([sid, *[f"{per_part[p]:g}" for p in parts], f"{result['score']:g}"])
+    for sid, grading in sorted(gradings.items()):
+        per_part = grading.part_scores(assignment)
+        rows.append([sid, *[f"{per_part[p][0]:g}" for p in parts], f"{grading.total(assignment):g}"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
 
 def cmd_grade(args):
-    from autograder.grading.batch import grade_batch
+    from autograder.grading.batch import grade_all
     if not _require_sandbox_or_permission(args):
         return 2
-    results = grade_batch(args.submissions, args.out, workers=args.workers, force=args.force,
-                          options=_grade_options(args))
-    print(score_table(load_assignment(), results))
+    gradings = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
+                         options=_grade_options(args))
+    print(score_table(load_assignment(), gradings))
     print(f"\nReports in {Path(args.out).resolve()} (gradebook.csv, summary.html, <submission>/feedback.html)")
     return 0
 
 
 def cmd_demo(args):
-    from autograder.grading.batch import grade_batch
+    from autograder.grading.batch import grade_all
     from autograder.release.demo_submissions import make_demo_submissions
     from autograder.release.build import build_release
     if not _require_sandbox_or_permission(args):
@@ -76,10 +74,11 @@ def cmd_demo(args):
     submissions = make_demo_submissions(out / "submissions", release_dir)
     print(f"demo: made {len(submissions)} submissions: " + ", ".join(p.name for p in submissions))
     args.release = str(release_dir)
-    results = grade_batch(submissions, out / "graded", workers=args.workers, force=True,
-                          options=_grade_options(args))
-    print(score_table(load_assignment(), results))
-    print(f"\nFeedback pages: {out / 'graded'}/<submission>/feedback.html; gradebook: {out / 'graded' / 'gradebook.csv'}")
+    gradings = grade_all(submissions, out / "graded", workers=args.workers, force=True,
+                         options=_grade_options(args))
+    print(score_table(load_assignment(), gradings))
+    graded = out / "graded"
+    print(f"\nFeedback pages: {graded}/<submission>/feedback.html; gradebook: {graded / 'gradebook.csv'}")
     return 0
 
 

@@ -54,6 +54,13 @@ class Limits:
     max_disk_mb: int
     max_upload_mb: int
     max_upload_files: int
+    # Optional in assignment.toml (these defaults otherwise): a submitted notebook larger
+    # than max_notebook_mb or with more cells than max_notebook_cells is not parsed.
+    max_notebook_mb: int = 32
+    max_notebook_cells: int = 2000
+    # Optional too: wall-clock seconds for scoring one hidden check's outputs on the
+    # trusted side (autograder.checks.core.score_within); a check that takes longer scores 0.
+    score_wall_s: float = 20.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,8 +144,9 @@ def parse_assignment(data, source="assignment.toml"):
     unknown = set(limits_table) - set(limit_fields)
     if unknown:
         raise AssignmentError(f"{source}: [limits] has unknown keys {sorted(unknown)}")
+    optional = {f.name for f in dataclasses.fields(Limits) if f.default is not dataclasses.MISSING}
     limits = Limits(**{k: _require(limits_table, k, f"{source}: [limits]", (int, float))
-                       for k in limit_fields})
+                       for k in limit_fields if k in limits_table or k not in optional})
     expected = _expected_seconds(data.get("expected_seconds", {}), parts, source)
     return Assignment(name, title, student_files, parts, checks, manual, limits, expected)
 

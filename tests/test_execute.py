@@ -6,6 +6,7 @@ autograder/sandbox/inside/notebook_runner.py.
 """
 import dataclasses
 import json
+import shutil
 
 import nbformat
 import pytest
@@ -13,7 +14,8 @@ import pytest
 from autograder.assignment import load_assignment
 from autograder.grading.execute import execute_notebooks
 from autograder.grading.lanes import plan_lanes
-from autograder.sandbox.bwrap import bwrap_path
+from autograder.sandbox.launcher import Launcher, bwrap_path
+from autograder.sandbox.workspace import Workspace
 
 LIMITS = dataclasses.replace(load_assignment().limits, cell_wall_s=4, notebook_wall_s=8, max_output_mb=1)
 needs_bwrap = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")
@@ -30,9 +32,14 @@ def write_notebook(folder, name, *cells):
 
 
 def run(folder, *notebooks, use_sandbox=True, **limits):
+    """Run ``notebooks`` (written in ``folder``) in a lane workspace of their own."""
     limits = dataclasses.replace(LIMITS, **limits)
-    return {r.notebook: r for r in execute_notebooks(folder, notebooks, limits, use_sandbox=use_sandbox,
-                                                     threads=3)}
+    with Workspace.create(folder / "lane", 256 << 20) as workspace:
+        for name in notebooks:
+            shutil.copyfile(folder / name, workspace.path / name)
+        workspace.hand_over()
+        launcher = Launcher.decide(allow_unsandboxed=not use_sandbox) if use_sandbox else Launcher(False)
+        return {r.notebook: r for r in execute_notebooks(workspace, notebooks, limits, launcher, threads=3)}
 
 
 # --- lanes ------------------------------------------------------------------
@@ -54,7 +61,7 @@ def test_a_good_notebook_runs_with_the_fast_parameters_and_its_thread_count(tmp_
                                                   "print('threads', os.environ['OMP_NUM_THREADS'])")
     result = run(tmp_path, name)[name]
     assert result.ok and result.message == "ran top to bottom"
-    executed = nbformat.read(str(result.executed), as_version=4)
+    executed = nbformat.reads(result.data.decode(), as_version=4)
     assert "threads 3" in json.dumps(executed.cells[-1].outputs)
 
 
@@ -151,8 +158,8 @@ def test_huge_output_is_dropped_with_a_note(tmp_path):
                           "print('still running')")
     result = run(tmp_path, name)[name]
     assert result.ok
-    assert result.executed.stat().st_size < 2 * 2**20  # 20 MB printed, at most 1 MB kept
-    cells = nbformat.read(str(result.executed), as_version=4).cells
+    assert len(result.data) < 2 * 2**20  # 20 MB printed, at most 1 MB kept
+    cells = nbformat.reads(result.data.decode(), as_version=4).cells
     assert "output dropped" in json.dumps(cells[-2].outputs)
     assert cells[-1].execution_count and cells[-1].outputs == []  # ran; its output was over the budget
 

@@ -1,6 +1,8 @@
 """Fair grading, in-process: every check, over many grading seeds, gives full marks
 to the reference and to the fairness corpus (correct code in the idioms students
-use, tests/fairness/), and exactly zero to the corpus' degenerate code.
+use, tests/fairness/), and exactly zero to the corpus' degenerate code. Outputs
+are graded as the grader grades them (``core.score_within``): held to the check's
+schema, then scored within the assignment's time budget.
 
 The corpus is graded in bundles (tests/fairness ``bundles``: alternatives for
 different functions share a package, as a student's choices do); each check
@@ -16,16 +18,26 @@ import pytest
 
 from autograder.assignment import load_assignment
 from autograder.checks import REGISTRY, core
-from autograder.checks.local import prepared, run_student
+from autograder.checks.local import prepared, run_student, score_budget
 from autograder.checks.known_mistakes import copy_package
 from autograder.reference import package_modules, reference_modules
 from fairness import ALL_ALTERNATIVES, ALL_DEGENERATE, apply_edits, bundles
-from mutation import graded
 
 SEEDS = range(int(os.environ.get("CS231N_FAIRNESS_SEEDS", "50")))  # grading seeds tried per check
 DEGENERATE_SEEDS = range(5)
 SPECS = load_assignment().checks
 NAMES = sorted(REGISTRY)
+
+
+def graded(name, namespace, seed):
+    """The Result of check ``name`` for the implementation ``namespace`` at grading
+    ``seed``: schema, then score within the budget (no diagnosis)."""
+    check = REGISTRY[name]
+    inputs, expected = prepared(check, seed)
+    got, error = run_student(check, namespace, inputs)
+    if error:
+        return core.error_result(name, error)
+    return core.score_within(check, got, expected, inputs, score_budget())
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +78,7 @@ def test_full_marks_over_seeds_for_the_reference_and_the_corpus(name, bundle_roo
     failures = []
     for seed in SEEDS:
         inputs, expected = prepared(check, seed)
-        reference = core.score_parts(name, check.score(expected, expected, inputs))
+        reference = core.score_within(check, expected, expected, inputs, score_budget())
         if reference.fraction < 1:
             failures.append(f"seed {seed}, reference: {reference.message}")
         for bundle, root in mine:

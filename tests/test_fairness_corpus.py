@@ -22,7 +22,7 @@ from autograder.assignment import ROOT, load_assignment
 from autograder.grading.batch import grade_batch
 from autograder.release.demo_submissions import reference_files
 from autograder.grading.grade import Options
-from autograder.sandbox.bwrap import bwrap_path
+from autograder.sandbox.launcher import bwrap_path
 from fairness import bundles, canonical_names
 from fairness.alternative import replace_function, strip_to_names
 

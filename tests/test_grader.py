@@ -5,7 +5,6 @@ reference with one known bug) plus a broken upload, in parallel.
 """
 import csv
 import json
-import shutil
 import zipfile
 
 import pytest
@@ -14,7 +13,7 @@ from autograder.assignment import ROOT, load_assignment
 from autograder.grading.batch import grade_batch
 from autograder.release.demo_submissions import KNOWN_BUG, make_demo_submissions, reference_files, with_bug
 from autograder.grading.grade import Options, grade_submission
-from autograder.sandbox.bwrap import bwrap_path
+from autograder.sandbox.launcher import bwrap_path
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]

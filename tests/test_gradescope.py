@@ -10,7 +10,7 @@ import pytest
 from autograder.assignment import ROOT, load_assignment
 from autograder.release.demo_submissions import release_files
 from autograder.release.gradescope import build_gradescope_zip
-from autograder.sandbox.bwrap import bwrap_path
+from autograder.sandbox.launcher import bwrap_path
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]

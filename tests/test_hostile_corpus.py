@@ -1,4 +1,4 @@
-"""The hostile corpus (tests/hostile/cases.py) graded as ONE batch, in parallel.
+"""The hostile corpus (tests/hostile/cases.py) graded in one fixture, in parallel.
 
 Proves, for every case: a result with a reason, no score above what the
 submission earned (bounds from assignment.toml's covers, never from the
@@ -7,7 +7,24 @@ the reference still gets full marks; the grader's files, the hidden data and
 every submission are unchanged; nothing reached or listened on the host's
 network; no process is left; no secret reached any output; the grader's own
 memory stayed bounded.
+
+Which notebooks each submission runs (``notebooks_for``): a notebook run can
+only differ from the reference's when the notebook itself, or a student file
+its code imports (directly or through other cs231n modules), differs from the
+reference. So a case that edits only student files runs only the notebooks
+that import one of them (an attack on gan_pytorch.py runs none of the two,
+one on rnn_theory.py only the theory notebook); a case that edits a notebook,
+adds or removes any file, or attacks the archive itself (``raw``) runs every
+notebook, and so does the reference. Cases with the same notebook choice share
+one ``grade_batch`` call; every call sees the same submissions folder (all
+zips stay in it, beside the canary) and the same output folder, so the
+sandbox hides the same places as one batch would. This halves the notebook
+runs of the corpus without weakening any assertion: every assertion on a
+notebook run or an executed notebook (messages, leaks, leftover processes,
+files written, network) concerns a case that still runs that notebook, and
+``test_case`` checks that each submission ran exactly the notebooks chosen.
 """
+import ast
 import collections
 import dataclasses
 import hashlib
@@ -30,7 +47,7 @@ from autograder.assignment import ROOT, load_assignment
 from autograder.grading.batch import grade_batch
 from autograder.release.demo_submissions import reference_files
 from autograder.grading.grade import Options
-from autograder.sandbox.bwrap import bwrap_path
+from autograder.sandbox.launcher import bwrap_path
 from hostile import cases as corpus
 
 pytestmark = [pytest.mark.slow,
@@ -43,6 +60,68 @@ TIGHT = dataclasses.replace(ASSIGNMENT, limits=dataclasses.replace(
     ASSIGNMENT.limits, cell_wall_s=20, notebook_wall_s=60, check_wall_s=10, checks_wall_s=150, memory_mb=2048,
     max_disk_mb=200))
 GUARDED = ("cs231n", "autograder", "assignment", "release")
+
+
+def _module_file(module):
+    """The file (relative to ROOT, as a string) of a dotted cs231n module, or None."""
+    base = ROOT.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path.relative_to(ROOT).as_posix()
+    return None
+
+
+def _imported_modules(source):
+    """Dotted names of the cs231n modules ``source`` imports (with their parent packages)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            found |= {".".join(parts[:k]) for k in range(1, len(parts) + 1) if parts[0] == "cs231n"}
+    return found
+
+
+def notebook_reach(notebook):
+    """Every cs231n file (relative path) that running ``notebook`` (the release's) imports:
+    the modules its code cells import, and theirs, transitively."""
+    import nbformat
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    nb = nbformat.read(RELEASE / notebook, as_version=4)
+    transform = TransformerManager().transform_cell  # %magics and !commands to Python
+    pending = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            pending |= _imported_modules(transform(cell.source))
+    seen, files = set(), set()
+    while pending:
+        module = pending.pop()
+        seen.add(module)
+        path = _module_file(module)
+        if path is not None:
+            files.add(path)
+            pending |= _imported_modules((ROOT / path).read_text()) - seen
+    return files
+
+
+REACH = {notebook: notebook_reach(notebook) for notebook in NOTEBOOKS}
+
+
+def notebooks_for(case, files, reference):
+    """The notebooks ``case``'s submission must run (see the module's docstring).
+    ``files``: its built files, None for a ``raw`` case."""
+    if files is None:
+        return NOTEBOOKS
+    changed = {p for p in set(files) | set(reference) if files.get(p) != reference.get(p)}
+    if not changed or not changed <= set(ASSIGNMENT.student_files):
+        return NOTEBOOKS
+    return tuple(nb for nb in NOTEBOOKS if REACH[nb] & changed or nb in case.notebooks)
 
 
 def tree_hashes(paths):
@@ -159,6 +238,7 @@ class Run:
     leftovers: list
     maxrss_growth_mb: float
     wall_s: float
+    notebooks: dict  # submission id -> the notebooks it was graded with
 
 
 @pytest.fixture(scope="module")
@@ -176,21 +256,31 @@ def run(monkeypatch_module):
     reference = reference_files(ASSIGNMENT)
     corpus.set_reference(reference)
     corpus.write_zip(submissions / "reference.zip", reference)
+    chosen = {"reference": NOTEBOOKS}
     for case in corpus.CASES:
         path = submissions / f"{case.id}.zip"
         if case.raw:
             case.raw(ctx, path)
+            files = None
         else:
-            corpus.write_zip(path, case.build(dict(reference), ctx))
+            files = case.build(dict(reference), ctx)
+            corpus.write_zip(path, files)
+        chosen[case.id] = notebooks_for(case, files, reference)
+    groups = collections.defaultdict(list)  # notebooks -> zips, all in the one submissions folder
+    for sid, notebooks in chosen.items():
+        groups[notebooks].append(submissions / f"{sid}.zip")
     guarded = [ROOT / d for d in GUARDED] + [submissions]
     hashes_before = tree_hashes(guarded)
     listeners_before = listening_ports()
     watcher = PortWatcher(ctx.port2)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.monotonic()
+    results = {}
     try:
-        results = grade_batch([submissions], out, workers=2, progress=False, assignment=TIGHT,
-                              options=Options(release_dir=RELEASE, notebooks=NOTEBOOKS))
+        for notebooks in sorted(groups, key=len, reverse=True):  # the reference's (every notebook) first
+            options = Options(release_dir=RELEASE, notebooks=notebooks, execute_notebooks=bool(notebooks))
+            results.update(grade_batch(groups[notebooks], out, workers=2, progress=False, assignment=TIGHT,
+                                       options=options))
     finally:
         wall = time.monotonic() - start
         watcher.close()
@@ -201,9 +291,10 @@ def run(monkeypatch_module):
         time.sleep(0.2)
     leftovers = processes_matching(needles)
     listener.close()
-    print(f"\nhostile corpus: {len(results)} submissions graded in {wall:.0f} s")
+    print(f"\nhostile corpus: {len(results)} submissions graded in {wall:.0f} s; notebooks run: "
+          + ", ".join(f"{len(groups[n])} with {list(n) or 'none'}" for n in groups))
     yield Run(ctx, base, out, results, hashes_before, tree_hashes(guarded), list(listener.connections),
-              watcher.seen, listeners_before, listening_ports(), leftovers, rss_growth, wall)
+              watcher.seen, listeners_before, listening_ports(), leftovers, rss_growth, wall, chosen)
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -243,6 +334,8 @@ def test_case(run, case):
     if case.refused:
         assert result["score"] == 0
         assert "the submission was refused" in result["output"]
+    else:
+        assert set(meta["notebooks"]) == set(run.notebooks[case.id]), (meta["notebooks"], run.notebooks[case.id])
     broken = covering(case.breaks)
     must_zero = set(case.must_zero) if case.must_zero is not None else broken
     assert must_zero <= broken, f"must_zero names checks that cover nothing broken: {must_zero - broken}"
@@ -283,6 +376,23 @@ def test_reference_in_the_same_batch_gets_full_marks(run):
         (t["name"], t["output"]) for t in reference["tests"] if t["score"] < t["max_score"]]
     meta = json.loads((run.out / "reference" / "grading.json").read_text())
     assert meta["flags"] == [] and all(n["ok"] for n in meta["notebooks"].values()), meta
+    assert set(meta["notebooks"]) == set(NOTEBOOKS), meta["notebooks"]
+
+
+def test_notebook_choice_follows_what_each_notebook_imports():
+    """The reach behind ``notebooks_for``: each notebook's own module, and the shared
+    layers, are in it; a file neither notebook imports is in neither."""
+    assert corpus.THEORY in REACH["RNN_LSTM_Theory.ipynb"] and corpus.RNN_MODEL in REACH["RNN_Captioning.ipynb"]
+    assert all(corpus.RNN_LAYERS in files for files in REACH.values())
+    assert not any(corpus.GAN in files for files in REACH.values())
+    reference = reference_files(ASSIGNMENT)
+    by_id = {case.id: case for case in corpus.CASES}
+    gan_only = by_id["fn_infinite_loop"]
+    assert notebooks_for(gan_only, gan_only.build(dict(reference), None), reference) == ()
+    assert notebooks_for(by_id["nb_sys_exit"], None, reference) == NOTEBOOKS
+    edited = {**reference, corpus.THEORY_NB: b"{}"}
+    assert notebooks_for(gan_only, edited, reference) == NOTEBOOKS
+    assert notebooks_for(gan_only, {**reference, "cs231n/extra.py": b""}, reference) == NOTEBOOKS
 
 
 def test_grader_files_hidden_data_and_submissions_are_unchanged(run):

@@ -114,3 +114,74 @@ def test_unicode_names_are_normalised(tmp_path):
     sub = write_zip(tmp_path / "s.zip", [(decomposed, b"x"), ("RNN_Captioning.ipynb", b"{}")])
     taken = take_in(sub, tmp_path / "in", LIMITS, NOTEBOOKS)
     assert "cs231n/\u00e9.py" in taken.files
+
+
+# --- notebooks: parsed once at intake, within the size and cell caps
+
+def _nb(cells):
+    import json
+
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}).encode()
+
+
+def _cell(source=""):
+    return {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
+
+
+NB_LIMITS = dataclasses.replace(LIMITS, max_notebook_mb=1, max_notebook_cells=10)
+
+
+def test_expected_notebooks_are_parsed_once_at_intake(tmp_path):
+    sub = write_zip(tmp_path / "s.zip", [("RNN_Captioning.ipynb", _nb([_cell("x = 1")])),
+                                          ("other.ipynb", _nb([_cell()]))])
+    taken = take_in(sub, tmp_path / "in", NB_LIMITS, NOTEBOOKS)
+    assert list(taken.notebooks) == ["RNN_Captioning.ipynb"] and taken.refused_notebooks == {}
+    assert taken.notebooks["RNN_Captioning.ipynb"].cells[0].source == "x = 1"
+
+
+@pytest.mark.parametrize("data, reason", [
+    (_nb([_cell() for _ in range(11)]), "has more than 10 cells"),
+    (_nb([{"\\u0063ell_type": "code"}] * 11).replace(b"\\\\u0063", b"\\u0063"), "has more than 10 cells"),
+    (_nb([_cell("#" * (1 << 20))]), "is larger than 1 MB"),
+    (b'{"cells": [', "not a readable notebook (broken JSON)"),
+    (b'{"cells": {}}', "not a readable notebook (not in the notebook format)"),
+    (b'{"nbformat": 99, "cells": []}', "not a readable notebook (not in the notebook format)"),
+    (b"\xff\xfe", "not a readable notebook (broken JSON)"),
+])
+def test_notebooks_over_a_cap_or_unreadable_are_refused_with_a_reason(tmp_path, data, reason):
+    sub = write_zip(tmp_path / "s.zip", [("RNN_Captioning.ipynb", data)])
+    taken = take_in(sub, tmp_path / "in", dataclasses.replace(NB_LIMITS, max_upload_mb=4), NOTEBOOKS)
+    assert taken.notebooks == {}
+    assert reason in taken.refused_notebooks["RNN_Captioning.ipynb"]
+    assert taken.refused_notebooks["RNN_Captioning.ipynb"].startswith("'RNN_Captioning.ipynb'")
+
+
+def test_notebook_size_is_checked_before_reading(tmp_path, monkeypatch):
+    from autograder.grading import intake
+
+    path = tmp_path / "big.ipynb"
+    path.write_bytes(b" " * (2 << 20))
+    monkeypatch.setattr(intake.Path, "read_bytes", lambda self: pytest.fail("read an over-cap notebook"))
+    with pytest.raises(intake.NotebookRefused, match="larger than 1 MB"):
+        intake.read_notebook(path, NB_LIMITS)
+
+
+def test_cell_count_is_checked_before_parsing(monkeypatch):
+    from autograder.grading import intake
+
+    monkeypatch.setattr(intake.json, "loads", lambda *a, **k: pytest.fail("parsed an over-cap notebook"))
+    with pytest.raises(intake.NotebookRefused, match="more than 10 cells"):
+        intake.notebook_json(_nb([_cell() for _ in range(11)]), NB_LIMITS)
+
+
+def test_staging_runs_the_release_for_a_refused_notebook(tmp_path):
+    from autograder.assignment import ROOT
+    from autograder.grading.staging import stage
+
+    sub = write_zip(tmp_path / "s.zip", [("RNN_Captioning.ipynb", _nb([_cell() for _ in range(11)]))])
+    taken = take_in(sub, tmp_path / "in", NB_LIMITS, NOTEBOOKS)
+    problems = stage(taken, ROOT / "release", tmp_path / "work", load_assignment())
+    assert ("'RNN_Captioning.ipynb' has more than 10 cells; the released (unfinished) version was run instead"
+            in problems)
+    assert (tmp_path / "work" / "RNN_Captioning.ipynb").read_bytes() == \
+           (ROOT / "release" / "RNN_Captioning.ipynb").read_bytes()

@@ -85,3 +85,35 @@ def test_nbgrader_detects_the_same_edit():
 def test_sources_that_crash_the_parser_are_flags_not_errors(source):
     flags = flags_for("cs231n/rnn_layers.py", source)
     assert flags and "does not parse" in flags[0]
+
+
+def _submission_with_edited_theory(tmp_path):
+    import nbformat
+
+    (tmp_path / "RNN_LSTM_Theory.ipynb").write_text(nbformat.writes(_edited(_theory_release())))
+    return tmp_path
+
+
+def test_notebooks_parsed_at_intake_are_not_read_again(tmp_path, monkeypatch):
+    from autograder.grading import intake
+
+    root = _submission_with_edited_theory(tmp_path)
+    parsed = {"RNN_LSTM_Theory.ipynb": _edited(_theory_release())}
+    from autograder.grading import integrity as integrity_mod
+
+    integrity_mod._released_notebook.cache_clear()
+    integrity_flags(root, [], notebooks=["RNN_LSTM_Theory.ipynb"])  # the release's, parsed and cached
+    monkeypatch.setattr(intake, "read_notebook", lambda *a, **k: pytest.fail("read a notebook again"))
+    flags = integrity_flags(root, [], notebooks=["RNN_LSTM_Theory.ipynb"], parsed=parsed)
+    assert len(flags) == 1 and "'step_rnn_weights' was changed" in flags[0]
+    # a notebook intake refused (absent from ``parsed``) is not read here either
+    assert integrity_flags(root, [], notebooks=["RNN_LSTM_Theory.ipynb"], parsed={}) == []
+
+
+def test_notebooks_over_the_caps_are_not_parsed_for_flags(tmp_path):
+    import dataclasses
+
+    root = _submission_with_edited_theory(tmp_path)
+    limits = dataclasses.replace(load_assignment().limits, max_notebook_cells=5)
+    assert integrity_flags(root, [], notebooks=["RNN_LSTM_Theory.ipynb"], limits=limits) == []
+    assert integrity_flags(root, [], notebooks=["RNN_LSTM_Theory.ipynb"])  # within the caps: flagged

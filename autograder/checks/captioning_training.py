@@ -25,10 +25,12 @@ hands back the trained parameters, and ``score`` (outside the sandbox)
 computes their loss with the reference CaptioningRNN. A ``loss`` that invents
 a falling history therefore earns nothing unless its parameters really fit.
 """
+import copy
+
 import numpy as np
 
-from autograder.checks.core import Check, Criterion, register
-from autograder.checks.rnn import vocabulary
+from autograder.checks.core import Check, Criterion, Spec, register
+from autograder.checks.rnn import PARAM_NAMES, vocabulary
 from autograder.reference import REFERENCE_LOCK, reference_modules
 
 PARAM_PREFIX = "param_"  # outputs named param_<name> carry the trained model.params
@@ -80,8 +82,33 @@ class _TrainingCheck(Check):
     modules = ("rnn_layers", "classifiers.rnn", "captioning_solver")
     cell_type = None
 
+    def __init__(self):
+        self._templates = {}  # (V, D) -> a reference CaptioningRNN whose params score replaces
+
     def inputs(self, rng):
         return training_problem(rng)
+
+    def output_specs(self, inputs):
+        """The solver's loss history (one full-batch iteration per epoch) and every trained parameter."""
+        V, D = int(inputs["vocab_size"]), inputs["features"].shape[1]
+        G = 4 * HIDDEN_DIM if self.cell_type == "lstm" else HIDDEN_DIM
+        shapes = {"W_embed": (V, WORDVEC_DIM), "W_proj": (D, HIDDEN_DIM), "b_proj": (HIDDEN_DIM,),
+                  "Wx": (WORDVEC_DIM, G), "Wh": (HIDDEN_DIM, G), "b": (G,), "W_vocab": (HIDDEN_DIM, V),
+                  "b_vocab": (V,)}
+        return {"loss_history": Spec("float", shape=(NUM_EPOCHS,)),
+                **{PARAM_PREFIX + k: Spec("float", shape=shape) for k, shape in shapes.items()}}
+
+    def prepare(self, inputs):
+        self._template(inputs)
+
+    def _template(self, problem):
+        """The reference model for ``problem``'s sizes, built once: its initial weights
+        draw from NumPy's global generator, so only under the reference lock."""
+        key = (int(problem["vocab_size"]), problem["features"].shape[1])
+        if key not in self._templates:
+            with REFERENCE_LOCK:
+                self._templates[key] = self._model(reference_modules(self.modules), problem)
+        return self._templates[key]
 
     def _model(self, cs231n, problem):
         """A fresh CaptioningRNN for ``problem`` (its weights drawn from NumPy's global state)."""
@@ -109,15 +136,15 @@ class _TrainingCheck(Check):
         finally:
             np.random.set_state(saved)
         return {"loss_history": np.asarray(solver.loss_history, dtype=np.float64),
-                **{PARAM_PREFIX + k: np.asarray(v, dtype=np.float64) for k, v in model.params.items()}}
+                **{PARAM_PREFIX + k: np.asarray(v, dtype=np.float64) for k, v in model.params.items()
+                   if k in PARAM_NAMES}}  # extra entries a model may keep are not graded
 
     def trusted_loss(self, got, problem):
         """The loss of the student's trained parameters under the reference model.
 
         Returns (loss, None), or (None, what is wrong with the parameters).
         """
-        with REFERENCE_LOCK:  # the initial weights draw from NumPy's global generator
-            model = self._model(reference_modules(self.modules), problem)
+        model = copy.copy(self._template(problem))  # its own params below: the template is shared
         trained = {k[len(PARAM_PREFIX):]: v for k, v in got.items() if k.startswith(PARAM_PREFIX)}
         for name, value in model.params.items():
             given = trained.get(name)

@@ -14,10 +14,22 @@ A check grades one piece of student code. It has three steps, each a method:
   of the check's points, so a check with parts gives partial credit.
 
 Only ``inputs`` and ``run`` ever execute next to student code, and ``run`` hands
-back arrays only; expected values and scoring stay on the trusted side.
+back raw arrays only: what the code under test computed on the inputs (results,
+parameters, trajectories), never a fact about it (a count, a class, a setting
+read off an object), since code that ran before can forge any such report. Every
+fact is derived by ``score`` on the trusted side.
+
+Each check declares the schema of its outputs (``outputs``, a dict of ``Spec``;
+``output_specs`` resolves it against the inputs). ``check_outputs`` holds the
+outputs to it before any trusted code reads a value, and ``score_within`` runs
+that, then ``score`` under a time budget (assignment.toml's
+``[limits] score_wall_s``).
 Points come from assignment/assignment.toml, never from here.
 """
 import dataclasses
+import math
+import re
+import threading
 import traceback
 
 import numpy as np
@@ -58,11 +70,24 @@ class Result:
 
 
 class Check:
-    """Base class: subclasses set ``name`` and ``modules`` and implement the steps."""
+    """Base class: subclasses set ``name``, ``modules`` and ``outputs`` and implement the steps."""
 
     name = None
     modules = ()  # short module names the run needs, e.g. ("rnn_layers",)
     seed_offset = 0  # varies hidden inputs between checks that share a seed
+    outputs = None  # {output key: Spec}: the schema of what ``run`` returns
+
+    def output_specs(self, inputs):
+        """{output key: Spec} for these inputs (override when the keys depend on them)."""
+        return dict(self.outputs)
+
+    def dims(self, inputs):
+        """{name: int} sizes that ``Spec`` shapes may name, beside the inputs' own (trusted side)."""
+        return {}
+
+    def prepare(self, inputs):
+        """Trusted-side work done once per hidden inputs, with the reference lock held
+        (``local.prepared``): e.g. building a reference model that ``score`` copies."""
 
     def inputs(self, rng):
         raise NotImplementedError
@@ -263,3 +288,144 @@ def sanitize_outputs(outputs):
             raise TypeError(f"output {key!r} has dtype {array.dtype}; only numbers can leave a check")
         clean[key] = array
     return clean
+
+
+# --------------------------------------------------------------------------- output schemas
+
+FAMILIES = {"float": "f", "int": "iu", "bool": "b"}  # dtype family -> numpy dtype kinds
+DEFAULT_MAX_SIZE = 100_000  # elements of an output whose shape has free dimensions
+_SHAPE_OF = re.compile(r"^(\w+)\.shape\[(-?\d+)\]$")
+
+
+class SchemaError(ValueError):
+    """Outputs that do not fit their check's declared schema (the message is for the student)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """The declared form of one output of a check.
+
+    ``kind``: "float", "int" or "bool", or a tuple of them (integer-valued
+    floats are as good as ints for some outputs). ``shape``: a tuple whose
+    entries are an int, ``None`` (any length), the name of a size (a 0-d integer
+    input, or a key of ``Check.dims``) or "key.shape[i]" (dimension i of input
+    ``key``); ``None`` for any shape. ``like``: the shape of input ``like``.
+    ``max_size``: most elements allowed (default: the shape's size when it is
+    fixed, else ``DEFAULT_MAX_SIZE``). ``optional``: the output may be absent.
+    """
+
+    kind: object
+    shape: tuple = None
+    like: str = None
+    max_size: int = None
+    optional: bool = False
+
+    def families(self):
+        kinds = (self.kind,) if isinstance(self.kind, str) else tuple(self.kind)
+        unknown = [k for k in kinds if k not in FAMILIES]
+        if unknown or not kinds:
+            raise ValueError(f"unknown dtype family {unknown or kinds}")
+        return kinds
+
+    def resolve(self, inputs, dims):
+        """(families, shape with None for free entries or None for any, max elements)."""
+        shape = np.shape(inputs[self.like]) if self.like is not None else self.shape
+        if shape is not None:
+            shape = tuple(_size(entry, inputs, dims) for entry in shape)
+        fixed = shape is not None and None not in shape
+        limit = self.max_size if self.max_size is not None else (
+            math.prod(shape) if fixed else DEFAULT_MAX_SIZE)
+        return self.families(), shape, int(limit)
+
+
+def _size(entry, inputs, dims):
+    """One shape entry resolved to an int (or None: any length)."""
+    if entry is None or isinstance(entry, (int, np.integer)):
+        return None if entry is None else int(entry)
+    match = _SHAPE_OF.match(entry)
+    if match:
+        return int(np.shape(inputs[match.group(1)])[int(match.group(2))])
+    if entry in dims:
+        return int(dims[entry])
+    value = np.asarray(inputs[entry])
+    if value.ndim != 0 or value.dtype.kind not in "iu":
+        raise ValueError(f"shape entry {entry!r} is not a size")
+    return int(value)
+
+
+def show_shape(shape):
+    """A shape as a student reads it: (4, 17), (4, any), ()."""
+    if shape is None:
+        return "any shape"
+    text = ", ".join("any" if n is None else str(n) for n in shape)
+    return f"({text},)" if len(shape) == 1 else f"({text})"
+
+
+def _fits(shape, wanted):
+    return wanted is None or (len(shape) == len(wanted) and all(w is None or s == w for s, w in zip(shape, wanted)))
+
+
+def check_outputs(check, got, inputs):
+    """Raise ``SchemaError`` unless ``got`` fits ``check``'s declared outputs for ``inputs``.
+
+    Looks at keys, shapes and dtypes only, never at values, so it takes the
+    same short time whatever the arrays hold: missing or extra keys, a value
+    that is not an array, a wrong shape, too many elements, a dtype outside
+    the declared family.
+    """
+    specs = check.output_specs(inputs)
+    if not isinstance(got, dict):
+        raise SchemaError(f"the check's outputs are a {type(got).__name__}, not a dict of arrays")
+    extra = sorted(str(k) for k in set(got) - set(specs))
+    if extra:
+        raise SchemaError(f"unexpected output {extra[0][:60]!r} (this check returns {', '.join(sorted(specs))})")
+    dims = check.dims(inputs)
+    for key, spec in specs.items():
+        if key not in got:
+            if spec.optional:
+                continue
+            raise SchemaError(f"output {key!r} is missing")
+        _check_one(key, got[key], *spec.resolve(inputs, dims))
+
+
+def _check_one(key, value, families, shape, limit):
+    if not isinstance(value, np.ndarray):
+        raise SchemaError(f"output {key!r} is a {type(value).__name__}, not a numpy array")
+    if not _fits(value.shape, shape):
+        raise SchemaError(f"output {key!r} has shape {show_shape(value.shape)}, expected {show_shape(shape)}")
+    if value.size > limit:
+        raise SchemaError(f"output {key!r} has {value.size} elements, more than the {limit} allowed")
+    if not any(value.dtype.kind in FAMILIES[f] for f in families):
+        raise SchemaError(f"output {key!r} has dtype {value.dtype}, expected {' or '.join(families)}")
+
+
+def score_within(check, got, expected, inputs, budget_s):
+    """The scored Result of ``got``: schema first (``check_outputs``), then
+    ``check.score`` in a worker thread given ``budget_s`` seconds of wall time.
+
+    Never raises: outputs that break the schema, a score that raises on
+    malformed outputs, and a score that outlasts its budget all give a
+    zero-scored Result saying why (a late worker is left to finish on its own;
+    it holds no lock and writes nothing shared). Safe to call from any thread.
+    Callers add a known mistake's hint afterwards (``diagnosis.explain``).
+    """
+    try:
+        check_outputs(check, got, inputs)
+    except SchemaError as exc:
+        return Result(check.name, 0.0, f"not graded: {exc}")
+    box = {}
+
+    def work():
+        try:
+            box["parts"] = check.score(got, expected, inputs)
+        except Exception as exc:  # malformed outputs the score did not foresee
+            box["error"] = describe_exception(exc)
+
+    worker = threading.Thread(target=work, name=f"score-{check.name}", daemon=True)
+    worker.start()
+    worker.join(budget_s)
+    if worker.is_alive():
+        return Result(check.name, 0.0, f"not graded: scoring your outputs took longer than {budget_s:g} s")
+    if "error" in box:
+        return error_result(check.name, box["error"])
+    return score_parts(check.name, box["parts"])

@@ -80,7 +80,12 @@ def matching_hint(name, got, inputs, expected, seed):
 
 
 def explain(result, got, inputs, expected, seed):
-    """``result`` with the hint of a matching known mistake added to its message."""
+    """``result`` with the hint of a matching known mistake added to its message.
+
+    Also for outputs refused by their schema (a known mistake may return a wrong
+    shape): matching reads a value of ``got`` only where its shape equals the
+    mistake's output, so the cost is bounded by the mistakes' own outputs.
+    """
     if result.fraction >= 1 or not got:
         return result
     try:

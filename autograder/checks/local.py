@@ -54,17 +54,39 @@ def expected_outputs(check, inputs):
 
 
 def prepared(check, seed=DEFAULT_SEED):
-    """(hidden inputs, expected outputs) of ``check`` for ``seed``, computed once per process."""
+    """(hidden inputs, expected outputs) of ``check`` for ``seed``, computed once per process.
+
+    ``check.prepare`` runs here too, with the reference lock held, so that
+    scoring later never waits for the lock (``core.score_within`` times it).
+    """
     with REFERENCE_LOCK:
         key = (check.name, seed)
         if key not in _prepared:
             inputs = make_inputs(check, seed)
-            _prepared[key] = (inputs, expected_outputs(check, inputs))
+            expected = expected_outputs(check, inputs)
+            check.prepare(inputs)
+            _prepared[key] = (inputs, expected)
         return _prepared[key]
 
 
-def grade(name, student=None, seed=DEFAULT_SEED):
-    """Grade one check in this process; ``student`` defaults to the importable cs231n."""
+def score_budget():
+    """Seconds the trusted scoring of one check may take: assignment.toml's [limits] score_wall_s."""
+    from autograder.assignment import load_assignment
+
+    if "score_wall_s" not in _budget:
+        _budget["score_wall_s"] = float(load_assignment().limits.score_wall_s)
+    return _budget["score_wall_s"]
+
+
+_budget = {}
+
+
+def grade(name, student=None, seed=DEFAULT_SEED, budget_s=None):
+    """Grade one check in this process; ``student`` defaults to the importable cs231n.
+
+    The outputs are held to the check's schema and scored within ``budget_s``
+    seconds (default ``score_budget()``), as the sandboxed grader does.
+    """
     check = core.REGISTRY[name]
     inputs, expected = prepared(check, seed)  # run_student and diagnosis work on copies
     try:
@@ -74,11 +96,8 @@ def grade(name, student=None, seed=DEFAULT_SEED):
     got, error = run_student(check, namespace, inputs)
     if error:
         return core.error_result(name, error)
-    try:
-        parts = check.score(got, expected, inputs)
-    except Exception as exc:  # malformed outputs the score step did not foresee
-        return core.error_result(name, core.describe_exception(exc))
-    return diagnosis.explain(core.score_parts(name, parts), got, inputs, expected, seed)
+    result = core.score_within(check, got, expected, inputs, budget_s if budget_s is not None else score_budget())
+    return diagnosis.explain(result, got, inputs, expected, seed)
 
 
 def notebook_check(name, points=None):

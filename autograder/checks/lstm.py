@@ -6,7 +6,7 @@ run on the same inputs, float32 arithmetic judged with a float32 bar. The gate
 layout (i, f, o, g) is part of the interface, so a model that orders its gates
 differently fails here.
 """
-from autograder.checks.core import numpy_output, register
+from autograder.checks.core import Spec, numpy_output, register
 from autograder.checks.rnn import (GRAD_TOL, CaptioningLoss, CaptioningRnnSample, _ArrayCheck,
                                    gradients, rnn_problem)
 
@@ -14,6 +14,7 @@ from autograder.checks.rnn import (GRAD_TOL, CaptioningLoss, CaptioningRnnSample
 @register
 class LstmStepForward(_ArrayCheck):
     name = "lstm_step_forward"
+    outputs = {"next_h": Spec("float", like="h0"), "next_c": Spec("float", like="c0")}
 
     def inputs(self, rng):
         return rnn_problem(rng, gates=4, with_time=False)
@@ -30,6 +31,9 @@ class LstmStepForward(_ArrayCheck):
 class LstmStepBackward(_ArrayCheck):
     name = "lstm_step_backward"
     tol = GRAD_TOL
+    outputs = {"dx": Spec("float", like="x"), "dprev_h": Spec("float", like="h0"),
+               "dprev_c": Spec("float", like="c0"), "dWx": Spec("float", like="Wx"),
+               "dWh": Spec("float", like="Wh"), "db": Spec("float", like="b")}
 
     def inputs(self, rng):
         return rnn_problem(rng, gates=4, with_time=False)
@@ -44,6 +48,7 @@ class LstmStepBackward(_ArrayCheck):
 @register
 class LstmForward(_ArrayCheck):
     name = "lstm_forward"
+    outputs = {"h": Spec("float", like="dout")}
 
     def inputs(self, rng):
         return rnn_problem(rng, gates=4)
@@ -57,6 +62,8 @@ class LstmForward(_ArrayCheck):
 class LstmBackward(_ArrayCheck):
     name = "lstm_backward"
     tol = GRAD_TOL
+    outputs = {"dx": Spec("float", like="x"), "dh0": Spec("float", like="h0"), "dWx": Spec("float", like="Wx"),
+               "dWh": Spec("float", like="Wh"), "db": Spec("float", like="b")}
 
     def inputs(self, rng):
         return rnn_problem(rng, gates=4)

@@ -16,7 +16,7 @@ moves results by a sizeable share of their scale, far above both bars.
 """
 import numpy as np
 
-from autograder.checks.core import (Check, Criterion, Tol, compare_arrays, not_degenerate, numpy_output,
+from autograder.checks.core import (Check, Criterion, Spec, Tol, compare_arrays, not_degenerate, numpy_output,
                                     register)
 
 # float64 results of correct code land near 1e-10. The float32 bar is measured
@@ -96,6 +96,7 @@ def gradients(values, names, function):
 @register
 class RnnStepForward(_ArrayCheck):
     name = "rnn_step_forward"
+    outputs = {"next_h": Spec("float", like="h0")}
 
     def inputs(self, rng):
         return rnn_problem(rng, with_time=False)
@@ -109,6 +110,8 @@ class RnnStepForward(_ArrayCheck):
 class RnnStepBackward(_ArrayCheck):
     name = "rnn_step_backward"
     tol = GRAD_TOL
+    outputs = {"dx": Spec("float", like="x"), "dprev_h": Spec("float", like="h0"), "dWx": Spec("float", like="Wx"),
+               "dWh": Spec("float", like="Wh"), "db": Spec("float", like="b")}
 
     def inputs(self, rng):
         return rnn_problem(rng, with_time=False)
@@ -123,6 +126,7 @@ class RnnStepBackward(_ArrayCheck):
 @register
 class RnnForward(_ArrayCheck):
     name = "rnn_forward"
+    outputs = {"h": Spec("float", like="dout")}
 
     def inputs(self, rng):
         return rnn_problem(rng)
@@ -136,6 +140,8 @@ class RnnForward(_ArrayCheck):
 class RnnBackward(_ArrayCheck):
     name = "rnn_backward"
     tol = GRAD_TOL
+    outputs = {"dx": Spec("float", like="x"), "dh0": Spec("float", like="h0"), "dWx": Spec("float", like="Wx"),
+               "dWh": Spec("float", like="Wh"), "db": Spec("float", like="b")}
 
     def inputs(self, rng):
         return rnn_problem(rng)
@@ -159,6 +165,7 @@ def embedding_problem(rng):
 @register
 class WordEmbeddingForward(_ArrayCheck):
     name = "word_embedding_forward"
+    outputs = {"out": Spec("float", like="dout")}
 
     def inputs(self, rng):
         return embedding_problem(rng)
@@ -172,6 +179,7 @@ class WordEmbeddingForward(_ArrayCheck):
 class WordEmbeddingBackward(_ArrayCheck):
     name = "word_embedding_backward"
     tol = GRAD_TOL
+    outputs = {"dW": Spec("float", like="W")}
 
     def inputs(self, rng):
         return embedding_problem(rng)
@@ -248,6 +256,10 @@ class CaptioningLoss(_ArrayCheck):
 
     def inputs(self, rng):
         return captioning_problem(rng, self.cell_type)
+
+    def output_specs(self, inputs):
+        """The loss (a scalar) and a gradient shaped like every parameter."""
+        return {"loss": Spec("float", shape=()), **{f"d{n}": Spec("float", like=n) for n in PARAM_NAMES}}
 
     def run(self, cs231n, problem):
         model = build_model(cs231n, problem, self.cell_type)
@@ -365,6 +377,8 @@ class CaptioningRnnSample(Check):
     name = "captioning_rnn_sample"
     modules = ("rnn_layers", "classifiers.rnn")
     cell_type = "rnn"
+    # word indices, (N, max_length); integer-valued floats read as well
+    outputs = {"captions": Spec(("int", "float"), shape=("features.shape[0]", "max_length"))}
 
     def inputs(self, rng):
         return sampling_problem(rng, self.cell_type)

@@ -10,12 +10,19 @@ notebook's visible cases earn nothing.
 """
 import numpy as np
 
-from autograder.checks.core import (F32_TOL, Check, Criterion, compare_arrays, degenerate_reason, not_degenerate,
-                                    numpy_output, register)
+from autograder.checks.core import (F32_TOL, Check, Criterion, Spec, compare_arrays, degenerate_reason,
+                                    not_degenerate, numpy_output, register)
 from autograder.checks.rnn import vocabulary
 
 MODULES = ("rnn_theory",)
 END = 2  # vocabulary(): <NULL>=0, <START>=1, <END>=2, <UNK>=3
+# Weights whose size the student chooses (H hidden units): any shape, few elements;
+# a key the student's dict lacks is left out, and the score says which.
+WEIGHT_SIZE = 4096
+
+
+def weight_spec():
+    return Spec(("float", "int"), max_size=WEIGHT_SIZE, optional=True)
 
 
 # ---------------------------------------------------------------------------
@@ -121,6 +128,9 @@ class StepRnnWeights(Check):
         return {"ks": np.sort(rng.choice(np.arange(1, 7), size=3, replace=False)),
                 "max_len": np.array(10)}
 
+    def output_specs(self, inputs):
+        return {f"k{index}_{key}": weight_spec() for index in range(len(inputs["ks"])) for key in step_rnn_shapes(1)}
+
     def run(self, cs231n, inputs):
         out = {}
         for index, k in enumerate(inputs["ks"]):
@@ -163,6 +173,7 @@ class StepRnnImpossible(Check):
     name = "step_rnn_impossible"
     modules = MODULES
     tasks = {"seen_a_one": 1.0, "at_least_two_ones": 1.0, "running_parity": 2.0}
+    outputs = {task: Spec("int", shape=()) for task in tasks}  # 1 True, 0 False, -1 not a boolean
 
     def inputs(self, rng):
         return {}
@@ -207,6 +218,7 @@ class ParityLstm(Check):
 
     name = "parity_lstm"
     modules = MODULES
+    outputs = {key: weight_spec() for key in step_lstm_shapes(1)}
 
     def inputs(self, rng):
         return {"max_len": np.array(12), "long": rng.integers(0, 2, size=(64, int(rng.integers(100, 200))))}
@@ -461,6 +473,16 @@ class BeamSearch(Check):
         problem.update(b)
         return problem
 
+    def output_specs(self, inputs):
+        """Captions (N, max_length) of word indices (integer-valued floats too) and
+        their log-probabilities (N,), per beam size on problem a and for problem b."""
+        specs = {}
+        for key in self._keys():
+            p = key[0]
+            specs[f"{key}_captions"] = Spec(("int", "float"), shape=(f"{p}_features.shape[0]", f"{p}_max_length"))
+            specs[f"{key}_log_probs"] = Spec("float", shape=(f"{p}_features.shape[0]",))
+        return specs
+
     def _decode(self, cs231n, inputs, prefix, beam_size):
         p = _params(inputs, prefix)
         V, H = p["W_embed"].shape[0], p["Wh"].shape[0]
@@ -584,6 +606,15 @@ class GradientFlow(Check):
     # and a missing scale moves singular values by >= 0.3 (radius in [0.3, 2]).
     log_tol = F32_TOL
     svd_rtol = 1e-5
+
+    def output_specs(self, inputs):
+        """Norms (T,) per Jacobian problem, matrices (H, H), and the sweep (radii, T) per nonlinearity."""
+        specs = {f"j{case}": Spec("float", shape=(f"j{case}_u.shape[0]",)) for case in range(4)}
+        H = [int(h) for h in inputs["m_H"]]
+        specs.update({f"m{m}": Spec("float", shape=(h, h)) for m, h in enumerate(H)})
+        specs["m_other"] = Spec("float", shape=(H[0], H[0]))
+        specs.update({f"s_{nl}": Spec("float", shape=("s_radii.shape[0]", "s_T")) for nl in ("linear", "tanh")})
+        return specs
 
     def inputs(self, rng):
         problem = {}

@@ -25,9 +25,12 @@ nothing: each check has a fatal ``not_degenerate`` part, and properties that a
 degenerate output also has ("earlier positions do not move", "it learns")
 only count when the values they qualify are right.
 """
+import copy
+
 import numpy as np
 
-from autograder.checks.core import Check, Criterion, Tol, compare_arrays, not_degenerate, register, torch_output
+from autograder.checks.core import (Check, Criterion, Spec, Tol, compare_arrays, not_degenerate, register,
+                                    torch_output)
 from autograder.reference import REFERENCE_LOCK, reference_modules
 
 # Results rounded to float32 (see above), relative to 1e-3 of the array's scale.
@@ -138,6 +141,9 @@ def build_attention(cs231n, i):
 class MultiheadAttentionCheck(Check):
     name = "multihead_attention"
     modules = ("transformer_layers",)
+    outputs = {**{key: Spec("float", like="x") for key in (
+        "self_masked", "self_unmasked", "cross_masked", "cross_unmasked", "dquery", "train_self_masked",
+        "train_cross_masked")}, "dkey": Spec("float", like="key_in"), "dvalue": Spec("float", like="value_in")}
 
     def inputs(self, rng):
         return attention_problem(rng)
@@ -205,6 +211,8 @@ class MultiheadAttentionCheck(Check):
 class PositionalEncodingCheck(Check):
     name = "positional_encoding"
     modules = ("transformer_layers",)
+    outputs = {"pe": Spec("float", shape=(1, "max_len", "embed_dim")), "eval_out": Spec("float", like="x"),
+               "train_out": Spec("float", like="x")}
 
     def inputs(self, rng):
         E = 2 * int(rng.integers(2, 9))  # even: the canonical layer asserts it
@@ -289,6 +297,8 @@ SCORES = "scores (eval mode)"
 class TransformerForward(Check):
     name = "transformer_forward"
     modules = ("transformer_layers", "classifiers.transformer")
+    outputs = {key: Spec("float", shape=("captions.shape[0]", "captions.shape[1]", "vocab_size"))
+               for key in ("scores", "scores_changed")}
 
     def inputs(self, rng):
         return forward_problem(rng)
@@ -347,6 +357,7 @@ class TransformerForward(Check):
 # model that still learns earns nothing.
 
 OVERFIT_IMAGES, OVERFIT_WORDS, OVERFIT_DIM = 4, 3, 12  # captions <START> w w w <END>, distinct words
+OVERFIT_WORDVEC, OVERFIT_HEADS, OVERFIT_LAYERS, FEEDFORWARD = 32, 2, 1, 2048
 OVERFIT_ITERATIONS = 30
 OVERFIT_LR = 1e-2
 # Eval-mode loss of the trained weights. Without the image the first word is a guess
@@ -370,6 +381,34 @@ def overfit_problem(rng):
             "param_seed": np.array(int(rng.integers(2**31)))}
 
 
+def state_shapes(V, D, T, W=OVERFIT_WORDVEC, layers=OVERFIT_LAYERS, ff=FEEDFORWARD):
+    """{state_dict name: shape} of the canonical CaptioningTransformer (SPEC.md's
+    registration order and names), vocabulary V, features D, max_length T; the
+    one buffer is ``positional_encoding.pe``, every other entry a parameter."""
+    shapes = {"visual_projection.weight": (W, D), "visual_projection.bias": (W,), "embedding.weight": (V, W),
+              "positional_encoding.pe": (1, T, W)}
+    for layer in range(layers):
+        prefix = f"transformer.layers.{layer}."
+        for attention in ("self_attn", "multihead_attn"):
+            for linear in ("key", "query", "value", "proj"):
+                shapes[f"{prefix}{attention}.{linear}.weight"] = (W, W)
+                shapes[f"{prefix}{attention}.{linear}.bias"] = (W,)
+        shapes.update({f"{prefix}linear1.weight": (ff, W), f"{prefix}linear1.bias": (ff,),
+                       f"{prefix}linear2.weight": (W, ff), f"{prefix}linear2.bias": (W,)})
+        for norm in ("norm1", "norm2", "norm3"):
+            shapes.update({f"{prefix}{norm}.weight": (W,), f"{prefix}{norm}.bias": (W,)})
+    shapes.update({"output.weight": (V, W), "output.bias": (V,)})
+    return shapes
+
+
+BUFFERS = ("positional_encoding.pe",)
+
+
+def overfit_shapes(i):
+    """``state_shapes`` for an overfit problem ``i``."""
+    return state_shapes(int(i["vocab_size"]), i["features"].shape[1], i["captions"].shape[1])
+
+
 def masked_caption_loss(torch, scores, targets, null=0):
     """Mean cross-entropy over the non-<NULL> targets."""
     mask = targets != null
@@ -383,8 +422,31 @@ class TransformerOverfit(Check):
     name = "transformer_overfit"
     modules = ("transformer_layers", "classifiers.transformer")
 
+    def __init__(self):
+        self._templates = {}  # (V, D, T) -> a reference model whose weights score replaces
+
     def inputs(self, rng):
         return overfit_problem(rng)
+
+    def output_specs(self, inputs):
+        """The fixed-parameter loss, a gradient per parameter, the loss history and the
+        trained state_dict, all named and shaped as the canonical model's."""
+        shapes = overfit_shapes(inputs)
+        return {"loss": Spec("float", shape=()), "loss_history": Spec("float", shape=(OVERFIT_ITERATIONS,)),
+                **{GRAD_PREFIX + k: Spec("float", shape=v) for k, v in shapes.items() if k not in BUFFERS},
+                **{PARAM_PREFIX + k: Spec("float", shape=v) for k, v in shapes.items()}}
+
+    def prepare(self, inputs):
+        self._template(inputs)
+
+    def _template(self, i):
+        """The reference model for ``i``'s sizes, built once: its initial weights draw
+        from torch's global generator, so only under the reference lock."""
+        key = (int(i["vocab_size"]), i["features"].shape[1], i["captions"].shape[1])
+        if key not in self._templates:
+            with REFERENCE_LOCK:
+                self._templates[key] = self._model(reference_modules(self.modules), i)
+        return self._templates[key]
 
     def run(self, cs231n, i):
         import torch
@@ -402,8 +464,8 @@ class TransformerOverfit(Check):
     def _model(cs231n, i):
         V, T = int(i["vocab_size"]), i["captions"].shape[1]
         return cs231n.transformer.CaptioningTransformer(
-            vocabulary(V), input_dim=i["features"].shape[1], wordvec_dim=32, num_heads=2,
-            num_layers=1, max_length=T)
+            vocabulary(V), input_dim=i["features"].shape[1], wordvec_dim=OVERFIT_WORDVEC,
+            num_heads=OVERFIT_HEADS, num_layers=OVERFIT_LAYERS, max_length=T)
 
     @staticmethod
     def _loss(torch, model, i):
@@ -422,7 +484,10 @@ class TransformerOverfit(Check):
                                "pass cut from autograd (torch.no_grad, .detach(), NumPy)?")
         loss.backward()
         out = {"loss": torch_output(loss, "the loss")}
+        graded = overfit_shapes(i)  # what else a model holds is not graded
         for name, p in model.named_parameters():
+            if name not in graded:
+                continue
             grad = p.grad if p.grad is not None else torch.zeros_like(p)
             out[GRAD_PREFIX + name] = torch_output(grad, f"the gradient of {name}")
         return out
@@ -446,7 +511,8 @@ class TransformerOverfit(Check):
             optimizer.step()
             history.append(float(loss.detach()))
         # the trained weights go back; the grader computes their loss itself (score)
-        weights = {PARAM_PREFIX + k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+        graded = overfit_shapes(i)
+        weights = {PARAM_PREFIX + k: v.detach().cpu().numpy() for k, v in model.state_dict().items() if k in graded}
         return {"loss_history": np.array(history), **weights}
 
     def trusted_loss(self, got, i):
@@ -456,8 +522,7 @@ class TransformerOverfit(Check):
         """
         import torch
 
-        with REFERENCE_LOCK:  # the initial weights draw from torch's global generator
-            model = self._model(reference_modules(self.modules), i)
+        model = copy.deepcopy(self._template(i))  # loaded below: the template is shared
         wanted = model.state_dict()
         trained = {k[len(PARAM_PREFIX):]: v for k, v in got.items() if k.startswith(PARAM_PREFIX)}
         for name, value in wanted.items():

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.core import Check, Criterion, compare_arrays, not_degenerate, register, torch_output
+from autograder.checks.core import Check, Criterion, Spec, compare_arrays, not_degenerate, register, torch_output
 
 MODULES = ("net_visualization_pytorch",)
 TOL = 1e-7  # float64 throughout; correct code lands near 1e-14
@@ -136,6 +136,8 @@ def fooling_path(problem, target, max_steps):
 class SaliencyMaps(Check):
     name = "saliency_maps"
     modules = MODULES
+    outputs = {"saliency": Spec("float", shape=("X.shape[0]", "X.shape[2]", "X.shape[3]")),
+               "X_after": Spec("float", like="X")}
 
     def inputs(self, rng):
         problem = tiny_problem(rng, N=int(rng.integers(2, 5)))
@@ -166,6 +168,7 @@ class SaliencyMaps(Check):
 class FoolingImage(Check):
     name = "fooling_image"
     modules = MODULES
+    outputs = {"X_fooling": Spec("float", like="X"), "X_after": Spec("float", like="X")}
 
     def inputs(self, rng):
         while True:
@@ -232,6 +235,7 @@ class FoolingImage(Check):
 class ClassVisualizationStep(Check):
     name = "class_visualization_step"
     modules = MODULES
+    outputs = {"img1": Spec("float", like="X"), "img2": Spec("float", like="X")}
     steps = 2  # a second step catches gradients that pile up between calls
     variants = (("plain step img + learning_rate * g", False),
                 ("normalised step img + learning_rate * g / ||g||", True))

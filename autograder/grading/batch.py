@@ -1,72 +1,126 @@
 """Batch grading: many submissions in parallel, resumable, isolated from each other.
 
-Each submission is graded into ``<out>/<id>/`` by ``grade.grade_submission`` in
-its own worker thread (the heavy work runs in sandboxed subprocesses, so
-threads use every core). A submission whose ``grading.json`` already records the
-same fingerprint is skipped unless ``force``. The sandbox of each submission
-hides the submissions folder and the output folder, so no submission can read
-another's files or results. Afterwards: ``gradebook.csv`` and ``summary.html``
-with a histogram of total scores.
+Each submission is graded into ``<out>/<id>/`` by ``grade.grade_one`` in its own
+worker thread (the heavy work runs in sandboxed subprocesses, so threads use
+every core). A submission whose ``grading.json`` already records the same
+fingerprint is not graded again unless ``force``: its Grading is loaded back
+from that file. The sandbox of each submission hides the submissions folder and
+the output folder, so no submission can read another's files or results.
+Afterwards: ``gradebook.csv`` and ``summary.html`` with a histogram of total
+scores, both rendered from the Gradings.
+
+Nothing one submission does can end the batch: a fault while grading or
+reporting it becomes its ``grader_error`` (zero scores and a reason), and the
+gradebook and summary are always written. Ids are folder names that never
+collide with each other or with the batch's own files (case-insensitively),
+and never start like a spreadsheet formula; every gradebook cell that comes
+from a submission is neutralised as well.
 """
+from __future__ import annotations
+
 import concurrent.futures
 import csv
+import html
 import io
-import json
 import os
 import re
+import traceback
 from pathlib import Path
 
 from tqdm import tqdm
 
 from autograder.assignment import load_assignment
-from autograder.grading.grade import Options, fingerprint, grade_submission, threads_per_lane
+from autograder.grading import report
+from autograder.grading.grade import Options, fingerprint, grade_one, threads_per_lane
+from autograder.grading.result import Grading, clean_text
+
+GRADEBOOK, SUMMARY = "gradebook.csv", "summary.html"
+RESERVED_IDS = (GRADEBOOK, SUMMARY)  # the batch's own files beside the submissions' folders
+MAX_ID_CHARS = 80
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")  # what a spreadsheet may read as a formula
 
 
-def submission_id(path):
-    """A folder-safe id from a submission's file or folder name."""
-    stem = Path(path).name
+def submission_id(path) -> str:
+    """A folder-safe id from a submission's file or folder name (not yet unique).
+
+    Letters, digits, ``_ . -`` only; never starting with ``=+-@`` (a formula in
+    a spreadsheet) or a dot, at most MAX_ID_CHARS long.
+    """
+    stem = os.fsdecode(Path(path).name)
     stem = stem[:-4] if stem.lower().endswith(".zip") else stem
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "submission"
+    sid = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:MAX_ID_CHARS]
+    return sid.lstrip("._-").rstrip("._") or "submission"
 
 
-def find_submissions(paths):
+def assign_ids(submissions) -> dict[str, Path]:
+    """{id: path}: ids unique case-insensitively and never one of the batch's own files."""
+    ids, taken = {}, {name.casefold() for name in RESERVED_IDS}
+    for path in submissions:
+        base = submission_id(path)
+        sid, number = base, 1
+        while sid.casefold() in taken:
+            number += 1
+            sid = f"{base}_{number}"
+        taken.add(sid.casefold())
+        ids[sid] = Path(path)
+    return ids
+
+
+def find_submissions(paths) -> list[Path]:
     """Expand the given paths: a zip or a submission folder is one; a folder of them, many."""
     found = []
     for path in map(Path, paths):
         if path.is_file() or (path.is_dir() and any(path.glob("*.ipynb"))):
             found.append(path)
         elif path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() == ".zip" or p.is_dir())
+            found += sorted((p for p in path.iterdir() if p.suffix.lower() == ".zip" or p.is_dir()),
+                            key=os.fsencode)
     return found
 
 
-def already_graded(path, out_dir):
-    meta = out_dir / "grading.json"
-    if not (meta.exists() and (out_dir / "results.json").exists()):
-        return False
+def resumed(path, out_dir) -> Grading | None:
+    """The Grading already in ``out_dir`` for this very submission (same fingerprint), or None."""
+    if not (out_dir / "results.json").is_file():
+        return None
     try:
-        return json.loads(meta.read_text()).get("fingerprint") == fingerprint(path)
+        grading = Grading.load(out_dir)
     except (OSError, ValueError):
-        return False
+        return None
+    return grading if grading.fingerprint and grading.fingerprint == fingerprint(path) else None
 
 
-def grade_batch(paths, out_root, workers=None, force=False, options=Options(), progress=True,
-                assignment=None):
-    """Grade every submission under ``paths`` into ``out_root``; return {id: results}.
+def already_graded(path, out_dir) -> bool:
+    """True when ``out_dir`` holds the reports of this very submission."""
+    return resumed(path, Path(out_dir)) is not None
+
+
+def crashed(path, out_dir, assignment, error: str) -> Grading:
+    """The Grading of a submission whose grading or reporting failed: zero scores, the reason.
+
+    Its reports are written where they can be; the gradebook has its row either way.
+    """
+    grading = Grading(submission=os.fsdecode(path))
+    grading.fail(assignment, error)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        report.write_reports(out_dir, assignment, grading)
+    except Exception:  # the folder itself cannot be written: the gradebook still says why
+        grading.grader_error += "\nand its reports could not be written:\n" + traceback.format_exc()[-2000:]
+    return grading
+
+
+def grade_all(paths, out_root, workers: int | None = None, force: bool = False, options: Options = Options(),
+              progress: bool = True, assignment=None) -> dict[str, Grading]:
+    """Grade every submission under ``paths`` into ``out_root``; return {id: Grading}.
 
     ``assignment`` defaults to assignment/assignment.toml's (tests pass one with
-    tighter limits).
+    tighter limits). gradebook.csv and summary.html are always written.
     """
     assignment = assignment or load_assignment()
     out_root = Path(out_root).resolve()
     out_root.mkdir(parents=True, exist_ok=True)
     submissions = find_submissions(paths)
-    ids = {}
-    for path in submissions:
-        sid = submission_id(path)
-        while sid in ids:
-            sid += "_"
-        ids[sid] = path
+    ids = assign_ids(submissions)
     workers = workers or os.cpu_count() or 1
     jobs = options.jobs if len(ids) > 1 else max(options.jobs, workers)
     threads = options.threads or threads_per_lane(min(workers, max(1, len(ids))) * jobs)
@@ -76,56 +130,93 @@ def grade_batch(paths, out_root, workers=None, force=False, options=Options(), p
 
     def one(sid):
         path, out_dir = ids[sid], out_root / sid
-        if not force and already_graded(path, out_dir):
-            return sid, json.loads((out_dir / "results.json").read_text())
-        return sid, grade_submission(path, out_dir, assignment, options)
+        try:
+            return sid, (None if force else resumed(path, out_dir)) or grade_one(path, out_dir, assignment, options)
+        except Exception:  # never the batch's end: this submission's grader error
+            return sid, crashed(path, out_dir, assignment, traceback.format_exc())
 
-    results = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(one, sid) for sid in ids]
-        bar = tqdm(total=len(futures), desc="grading", unit="submission", disable=not progress)
-        for future in concurrent.futures.as_completed(futures):
-            sid, result = future.result()
-            results[sid] = result
-            bar.update(1)
-        bar.close()
-    write_gradebook(out_root, assignment, results)
-    write_summary(out_root, assignment, results)
-    return results
+    gradings = {}
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(one, sid) for sid in ids]
+            bar = tqdm(total=len(futures), desc="grading", unit="submission", disable=not progress)
+            for future in concurrent.futures.as_completed(futures):
+                sid, grading = future.result()
+                gradings[sid] = grading
+                bar.update(1)
+            bar.close()
+    finally:
+        write_gradebook(out_root, assignment, gradings)
+        write_summary(out_root, assignment, gradings)
+    return gradings
 
 
-def write_gradebook(out_root, assignment, results):
+def grade_batch(paths, out_root, workers: int | None = None, force: bool = False, options: Options = Options(),
+                progress: bool = True, assignment=None) -> dict[str, dict]:
+    """``grade_all``, returning {id: results.json's dict} (each rendered from its Grading)."""
+    assignment = assignment or load_assignment()
+    gradings = grade_all(paths, out_root, workers, force, options, progress, assignment)
+    return {sid: report.results_json(assignment, grading) for sid, grading in gradings.items()}
+
+
+def csv_cell(text) -> str:
+    """A gradebook cell from submission-made text: no spreadsheet formula, writable as UTF-8."""
+    text = clean_text(text).replace("\0", "")
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def gradebook_row(sid: str, assignment, grading: Grading) -> list:
+    """One gradebook row: id, total, per-part automatic points, problems, grader error (its last line)."""
+    error = grading.grader_error.strip().splitlines()[-1:] if grading.grader_error else []
+    return [csv_cell(sid), grading.total(assignment),
+            *[earned for earned, _ in grading.part_scores(assignment).values()],
+            csv_cell("; ".join(grading.problems)), csv_cell(error[0] if error else "")]
+
+
+def write_gradebook(out_root, assignment, gradings: dict[str, Grading]) -> None:
     """gradebook.csv: one row per submission, total and per-part automatic points."""
-    with open(out_root / "gradebook.csv", "w", newline="") as handle:
+    with open(Path(out_root) / GRADEBOOK, "w", newline="", encoding="utf-8", errors="replace") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["submission", "total", *assignment.parts, "problems"])
-        for sid in sorted(results):
-            meta = json.loads((out_root / sid / "grading.json").read_text())
-            problems = "; ".join(l for l in results[sid]["output"].splitlines() if l.startswith("Problem"))
-            writer.writerow([sid, results[sid]["score"], *[meta["parts"].get(p, 0) for p in assignment.parts],
-                             problems])
+        writer.writerow(["submission", "total", *assignment.parts, "problems", "grader_error"])
+        for sid in sorted(gradings):
+            writer.writerow(gradebook_row(sid, assignment, gradings[sid]))
 
 
-def write_summary(out_root, assignment, results):
-    """summary.html: counts, mean, and a histogram of total scores (PNG inline)."""
+def _histogram_png(assignment, scores) -> str:
+    """A histogram of total scores as base64 PNG ("" if it cannot be drawn)."""
     import base64
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
 
-    scores = [r["score"] for r in results.values()]
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.hist(scores, bins=min(20, max(5, len(scores))), range=(0, assignment.auto_points()))
-    ax.set_xlabel("automatic score")
-    ax.set_ylabel("submissions")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    plt.close(fig)
-    png = base64.b64encode(buffer.getvalue()).decode()
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.hist(scores, bins=min(20, max(5, len(scores))), range=(0, assignment.auto_points()))
+        ax.set_xlabel("automatic score")
+        ax.set_ylabel("submissions")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(fig)
+    except Exception:  # the summary's numbers matter more than its picture
+        return ""
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def write_summary(out_root, assignment, gradings: dict[str, Grading]) -> None:
+    """summary.html: counts, mean, a histogram of total scores (PNG inline), and the
+    submissions whose grading the grader could not finish."""
+    scores = [g.total(assignment) for g in gradings.values()]
+    png = _histogram_png(assignment, scores)
     mean = sum(scores) / len(scores) if scores else 0.0
-    (out_root / "summary.html").write_text(
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Grading summary</title></head><body>"
-        f"<h1>{assignment.title}</h1><p>{len(scores)} submissions, mean {mean:.2f} of "
-        f"{assignment.auto_points():g} automatic points.</p>"
-        f"<img alt='histogram of scores' src='data:image/png;base64,{png}'></body></html>")
+    errors = sorted(sid for sid, g in gradings.items() if g.grader_error)
+    body = [f"<h1>{html.escape(assignment.title)}</h1><p>{len(scores)} submissions, mean {mean:.2f} of "
+            f"{assignment.auto_points():g} automatic points.</p>"]
+    if png:
+        body.append(f"<img alt='histogram of scores' src='data:image/png;base64,{png}'>")
+    if errors:
+        body.append(f"<h2>Grader errors ({len(errors)}): regrade these</h2><ul>"
+                    + "".join(f"<li>{html.escape(sid)}</li>" for sid in errors) + "</ul>")
+    report.write_text(Path(out_root) / SUMMARY,
+                      "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Grading summary</title></head>"
+                      f"<body>{''.join(body)}</body></html>")

@@ -1,40 +1,48 @@
 """Executing a submission's notebooks headlessly: papermill, inside the sandbox.
 
-One sandboxed process, the runner (``autograder/sandbox/inside/notebook_runner.py``), executes
-a lane's notebooks one after another with the fast parameters; grade.py runs
-several lanes side by side. Per-cell and per-notebook time limits are enforced
-inside the runner; memory, process and file-size caps and a wall clock for the
-whole lane by the sandbox. Should a notebook's code end the runner itself, the
-notebooks after it start again in a fresh sandbox, so one notebook cannot keep
-the next from running. Executed notebooks stay in the work folder for feedback
-and manual grading, errors and all.
+One sandboxed process, the runner (``autograder/sandbox/inside/notebook_runner.py``),
+executes a lane's notebooks one after another with the fast parameters, in the
+lane's own workspace; grade.py runs several lanes side by side. Per-cell and
+per-notebook time limits are enforced inside the runner; memory, process,
+file-size and disk caps and a wall clock for the whole lane by the sandbox.
+Should a notebook's code end the runner itself, the notebooks after it start
+again in a fresh sandbox, so one notebook cannot keep the next from running.
+
+The runner reports on its private stdout (seal lines); executed notebooks are
+read back with ``Workspace.read_bytes``, only when they match the runner's seal
+and fit the output cap.
 """
 import dataclasses
+import hashlib
 import json
-import sys
 from pathlib import Path
 
-from autograder.sandbox import bwrap as sandbox
-from autograder.sandbox.inside.notebook_runner import STATUS_DIR, status_path
-from autograder.reference import REFERENCE_ROOT
-from autograder.grading.staging import mount_grader_library
+from autograder.sandbox.inside.notebook_runner import LOG_DIR, SEAL_PREFIX
+from autograder.sandbox.launcher import Launcher
+from autograder.sandbox.limits import Outcome, RunLimits
+from autograder.sandbox.workspace import TooLarge, Workspace
 
 EXECUTED_DIR = "executed"
 FAST_PARAMETERS = {"fast_mode": True}
 LANE_SLACK_S = 60  # kernel start-ups and clean-up on top of the notebooks' own limits
-MAX_STATUS_BYTES = 64 << 10
+NOTEBOOK_SOURCE_MB = 8  # an executed notebook may be its own text plus max_output_mb of outputs
 
 
 @dataclasses.dataclass
 class NotebookRun:
-    """How one notebook's headless run went; ``executed`` is None if nothing was written."""
+    """How one notebook's headless run went.
+
+    ``data``: the executed notebook's bytes as read back (None if nothing usable
+    came back); ``executed``: where grade.py kept them for feedback and manual grading.
+    """
 
     notebook: str
     ok: bool
     message: str
     wall_s: float
-    executed: Path = None
+    data: bytes = None
     limits_hit: list = dataclasses.field(default_factory=list)
+    executed: Path = None
 
 
 def lane_plan(notebooks, limits, parameters, use_sandbox):
@@ -45,80 +53,95 @@ def lane_plan(notebooks, limits, parameters, use_sandbox):
             "own_pid_namespace": bool(use_sandbox)}
 
 
-def read_status(workdir, notebook):
-    """The runner's status for ``notebook`` as a checked dict, or None when absent."""
-    path = Path(workdir) / status_path(notebook)
-    try:
-        with open(path, "rb") as handle:
-            status = json.loads(handle.read(MAX_STATUS_BYTES).decode("utf-8", "replace"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return {"state": "started"}  # unreadable: treat as a run that never reported back
-    if not isinstance(status, dict) or status.get("state") != "done":
+def read_seals(stdout: str) -> dict:
+    """{notebook: last checked status} from the runner's seal lines (malformed ones skipped)."""
+    seals = {}
+    for line in stdout.splitlines():
+        if not line.startswith(SEAL_PREFIX):
+            continue
+        try:
+            status = json.loads(line[len(SEAL_PREFIX):])
+        except ValueError:
+            continue
+        if isinstance(status, dict) and isinstance(status.get("notebook"), str):
+            seals[status["notebook"]] = checked_status(status)
+    return seals
+
+
+def checked_status(status: dict) -> dict:
+    """The fields of a seal, each checked for type and size."""
+    if status.get("state") != "done":
         return {"state": "started"}
     limits_hit = status.get("limits_hit")
+    wall = status.get("wall_s")
     return {"state": "done", "ok": status.get("ok") is True,
             "message": str(status.get("message", ""))[:600] or "no message",
-            "wall_s": float(status["wall_s"]) if isinstance(status.get("wall_s"), (int, float)) else 0.0,
-            "limits_hit": [str(x)[:100] for x in limits_hit[:5]] if isinstance(limits_hit, list) else []}
+            "wall_s": float(wall) if isinstance(wall, (int, float)) else 0.0,
+            "limits_hit": [str(x)[:100] for x in limits_hit[:5]] if isinstance(limits_hit, list) else [],
+            "sha256": status.get("sha256") if isinstance(status.get("sha256"), str) else None}
 
 
-def _run_from_status(workdir, notebook, status, outcome):
-    """A NotebookRun from the runner's word, completed with what the sandbox saw."""
-    executed = Path(workdir) / EXECUTED_DIR / notebook
-    executed = executed if executed.is_file() and not executed.is_symlink() else None
+def executed_bytes(workspace, notebook, sha256, max_bytes):
+    """The executed notebook as the runner sealed it, or (None, why not)."""
+    try:
+        data = workspace.read_bytes(f"{EXECUTED_DIR}/{notebook}", max_bytes)
+    except TooLarge:
+        return None, f"the executed notebook is larger than {max_bytes >> 20} MB and was not kept"
+    if data is None:
+        return None, ""
+    if sha256 is None or hashlib.sha256(data).hexdigest() != sha256:
+        return None, "the executed notebook was changed after it ran and was not kept"
+    return data, ""
+
+
+def _run_from_seal(workspace, notebook, status, outcome, max_bytes):
+    """A NotebookRun from the runner's sealed word, completed with what the sandbox saw."""
     if status["state"] == "done":
-        run = NotebookRun(notebook, status["ok"], status["message"], status["wall_s"], executed,
-                          status["limits_hit"])
+        executed, why = executed_bytes(workspace, notebook, status["sha256"], max_bytes)
+        run = NotebookRun(notebook, status["ok"], status["message"] + (f"; {why}" if why else ""),
+                          status["wall_s"], executed, status["limits_hit"])
         if not run.ok and "kernel died" in run.limits_hit and outcome.limit_messages:
             run.message += "; the sandbox says: " + "; ".join(outcome.limit_messages)
         return run
     reason = "; ".join(outcome.limit_messages) or (
         "the notebook's code ended the grader's runner; the notebooks after it ran in a fresh sandbox")
-    return NotebookRun(notebook, False, f"stopped: {reason}", 0.0, executed, outcome.limit_messages)
+    return NotebookRun(notebook, False, f"stopped: {reason}", 0.0, None, outcome.limit_messages)
 
 
-def execute_notebooks(workdir, notebooks, limits, mounts=(), hidden=(), parameters=FAST_PARAMETERS,
-                      use_sandbox=True, threads=1):
-    """Run ``notebooks`` (names in ``workdir``) one after another in the sandbox.
+def _runner_failure(workspace: Workspace, outcome: Outcome) -> str:
+    """Why the runner ended before its first notebook, in one line."""
+    try:
+        log = (workspace.read_bytes(f"{LOG_DIR}/runner.log", 1 << 16) or b"").decode("utf-8", "replace")
+    except TooLarge:
+        log = ""
+    lines = (outcome.stderr + "\n" + log).strip().splitlines()
+    why = outcome.limit_messages or lines[-1:] or [f"exit code {outcome.returncode}"]
+    return why[0][:300]
 
-    ``limits``: an ``autograder.assignment.Limits``; ``mounts``: read-only data
-    binds; ``threads``: math threads the notebooks may use (OMP/MKL).
+
+def execute_notebooks(workspace: Workspace, notebooks, limits, launcher: Launcher, data=(),
+                      parameters=FAST_PARAMETERS, threads: int = 1) -> list:
+    """Run ``notebooks`` (names in the workspace) one after another in the sandbox.
+
+    ``limits``: an ``autograder.assignment.Limits``; ``data``: (source, relative
+    target) read-only binds; ``threads``: math threads the notebooks may use.
     Returns a NotebookRun per notebook, in the order given.
     """
-    workdir = Path(workdir).resolve()
-    (workdir / EXECUTED_DIR).mkdir(exist_ok=True)
-    (workdir / STATUS_DIR).mkdir(parents=True, exist_ok=True)
-    mount, binds = mount_grader_library(workdir, use_sandbox)
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-           "JUPYTER_PLATFORM_DIRS": "1", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+    env = {"JUPYTER_PLATFORM_DIRS": "1", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
            # figures become image outputs the feedback page can show
            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    max_bytes = (limits.max_output_mb + NOTEBOOK_SOURCE_MB) << 20
     runs, remaining = {}, list(notebooks)
     while remaining:
-        for notebook in remaining:
-            path = workdir / status_path(notebook)
-            if path.exists() or path.is_symlink():
-                path.unlink()
-        plan = lane_plan(remaining, limits, parameters, use_sandbox)
-        command = [sys.executable, "-I", str(mount / "sandbox" / "inside" / "notebook_runner.py"), json.dumps(plan)]
-        lane_limits = sandbox.RunLimits.from_assignment(
-            limits, wall_s=len(remaining) * limits.notebook_wall_s + LANE_SLACK_S)
-        outcome = sandbox.run_sandboxed(command, workdir, lane_limits, hidden=[REFERENCE_ROOT, *hidden],
-                                        readable=[sys.prefix], env=env,
-                                        extra_ro_binds=[*mounts, *binds], sandbox=use_sandbox)
-        started = {}
-        for notebook in remaining:
-            status = read_status(workdir, notebook)
-            if status is not None:
-                started[notebook] = _run_from_status(workdir, notebook, status, outcome)
+        plan = lane_plan(remaining, limits, parameters, launcher.sandboxed)
+        lane_limits = RunLimits.from_assignment(limits, wall_s=len(remaining) * limits.notebook_wall_s + LANE_SLACK_S)
+        outcome = launcher.run("notebook_runner", [json.dumps(plan)], workspace, lane_limits, data, env)
+        seals = read_seals(outcome.stdout)
+        started = {n: _run_from_seal(workspace, n, seals[n], outcome, max_bytes) for n in remaining if n in seals}
         if not started:  # the runner failed before its first notebook: say why, for all
-            why = (outcome.limit_messages or [line for line in outcome.stderr.strip().splitlines()][-1:]
-                   or [f"exit code {outcome.returncode}"])
-            for notebook in remaining:
-                started[notebook] = NotebookRun(notebook, False, f"not run: the notebook runner failed ({why[0][:300]})",
-                                                0.0, None, outcome.limit_messages)
+            why = _runner_failure(workspace, outcome)
+            started = {n: NotebookRun(n, False, f"not run: the notebook runner failed ({why})", 0.0, None,
+                                      outcome.limit_messages) for n in remaining}
         runs.update(started)
         remaining = [n for n in remaining if n not in runs]
     return [runs[n] for n in notebooks]

@@ -6,9 +6,9 @@ is caught and written down (``grader_error`` in grading.json) so no grade is los
 silently and the instructor knows to look.
 """
 import concurrent.futures
+import contextlib
 import dataclasses
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -19,29 +19,17 @@ from pathlib import Path
 from autograder.checks import diagnosis
 from autograder.grading import intake as intake_mod
 from autograder.grading import report, staging
-from autograder.sandbox import bwrap as sandbox
 from autograder.assignment import HIDDEN_CHECKS, ROOT, load_assignment
-from autograder.checks import core
 from autograder.checks.local import DEFAULT_SEED
 from autograder.grading.hidden_checks import grade_sandboxed
 from autograder.grading.execute import execute_notebooks
 from autograder.grading.integrity import integrity_flags
 from autograder.grading.lanes import plan_lanes
+from autograder.grading.result import Grading
+from autograder.sandbox.launcher import Launcher
+from autograder.sandbox.workspace import Workspace
 
 RELEASE_DIR = ROOT / "release"
-
-
-@dataclasses.dataclass
-class Grading:
-    """Everything known about one graded submission."""
-
-    submission: str
-    results: dict = dataclasses.field(default_factory=dict)  # check name -> core.Result
-    problems: list = dataclasses.field(default_factory=list)
-    notebook_runs: list = dataclasses.field(default_factory=list)
-    flags: list = dataclasses.field(default_factory=list)  # integrity flags for a person to read
-    wall_s: float = 0.0
-    grader_error: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,16 +50,25 @@ class Options:
     hidden: tuple = ()  # extra paths the sandbox must not see (other submissions, outputs)
 
 
-def fingerprint(path):
-    """sha256 of a submission (a zip's bytes, or a folder's names and bytes)."""
+def fingerprint(path) -> str:
+    """sha256 of a submission (a zip's bytes, or a folder's names and bytes); "" if unreadable.
+
+    Names are hashed as the file system's bytes, so names that are not UTF-8 count too.
+    """
     digest = hashlib.sha256()
     path = Path(path)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-    for file in files:
-        digest.update(str(file.relative_to(path) if file != path else "").encode())
-        with open(file, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
+    if not (path.is_file() or path.is_dir()) or path.is_symlink():
+        return ""
+    try:
+        files = [path] if path.is_file() else sorted(
+            (p for p in path.rglob("*") if p.is_file() and not p.is_symlink()), key=os.fsencode)
+        for file in files:
+            digest.update(os.fsencode(file.relative_to(path)) if file != path else b"")
+            with open(file, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+    except OSError:  # vanished or unreadable: nothing to recognise it by
+        return ""
     return digest.hexdigest()
 
 
@@ -97,77 +94,98 @@ def lane_tasks(assignment, options):
     return tasks
 
 
-def _run_lane(tasks, check_work, notebook_work, assignment, options, mounts):
-    """One lane: the hidden checks if they are in it, then its notebooks in one runner."""
+def _run_lane(tasks, workspace: Workspace, launcher: Launcher, assignment, options, data):
+    """One lane, in its own workspace: the hidden checks if they are in it, then its
+    notebooks in one runner. Returns ((results, outcome) or None, notebook runs)."""
     checked = None
     if HIDDEN_CHECKS in tasks:
-        checked = grade_sandboxed(check_work, list(assignment.checks), assignment.limits, options.seed,
-                                  options.hidden, options.allow_unsandboxed)
+        checked = grade_sandboxed(workspace, list(assignment.checks), assignment.limits, launcher, options.seed)
+    else:
+        workspace.hand_over()
     notebooks = [t for t in tasks if t != HIDDEN_CHECKS]
     threads = options.threads or threads_per_lane(options.jobs)
-    runs = execute_notebooks(notebook_work, notebooks, assignment.limits, mounts=mounts, hidden=options.hidden,
-                             use_sandbox=sandbox.use_sandbox(options.allow_unsandboxed),
+    runs = execute_notebooks(workspace, notebooks, assignment.limits, launcher, data=data,
                              threads=threads) if notebooks else []
     return checked, runs
+
+
+def _open_lanes(stack, taken, scratch, assignment, options, count):
+    """One staged workspace per lane (each a fresh copy of the kit and the student's
+    files). Returns (workspaces, data binds, staging problems)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    workspaces, problems, data = [], [], []
+    for index in range(count):
+        workspace = stack.enter_context(Workspace.create(scratch / f"lane{index}", assignment.limits.max_disk_mb << 20))
+        found = staging.stage(taken, options.release_dir, workspace.path, assignment)
+        data = staging.data_mounts(workspace.path)
+        problems = problems or found
+        workspaces.append(workspace)
+    return workspaces, data, problems
 
 
 def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
     taken = intake_mod.take_in(submission, scratch / "intake", assignment.limits,
                                notebooks=[p.notebook for p in assignment.parts.values()])
     grading.problems += taken.problems
-    notebook_work, check_work = scratch / "notebooks", scratch / "checks"
-    grading.problems += staging.stage(taken, options.release_dir, notebook_work, assignment)
-    staging.stage(taken, options.release_dir, check_work, assignment)
     grading.flags = integrity_flags(taken.root, assignment.student_files)
-    mounts = staging.data_mounts(notebook_work)
+    launcher = Launcher.decide(options.allow_unsandboxed)
     lanes = plan_lanes(lane_tasks(assignment, options), options.jobs)
-    runs = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(lanes)) as pool:
-        futures = [pool.submit(_run_lane, lane, check_work, notebook_work, assignment, options, mounts)
-                   for lane in lanes]
-        for future in futures:
-            checked, lane_runs = future.result()
-            if checked is not None:
-                results, outcome = checked
-            runs.update({run.notebook: run for run in lane_runs})
+    runs, results, outcome = {}, [], None
+    with contextlib.ExitStack() as stack:
+        workspaces, data, problems = _open_lanes(stack, taken, scratch, assignment, options, len(lanes))
+        grading.problems += problems
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+            futures = [pool.submit(_run_lane, lane, workspace, launcher, assignment, options, data)
+                       for lane, workspace in zip(lanes, workspaces)]
+            for future in futures:
+                checked, lane_runs = future.result()
+                if checked is not None:
+                    results, outcome = checked
+                runs.update({run.notebook: run for run in lane_runs})
     grading.results = diagnosis.fix_first({r.name: r for r in results}, assignment.checks)
     grading.notebook_runs = [runs[p.notebook] for p in assignment.parts.values() if p.notebook in runs]
-    if outcome.limit_messages:
+    if outcome is not None and outcome.limit_messages:
         grading.problems.append("hidden checks: " + "; ".join(outcome.limit_messages))
     executed_out = out_dir / "executed"
     executed_out.mkdir(exist_ok=True)
     for run in grading.notebook_runs:
-        if run.executed:
-            copy_without_work_paths(run.executed, executed_out / run.notebook, [notebook_work])
+        if run.data is not None:
             run.executed = executed_out / run.notebook
+            run.executed.write_bytes(without_work_paths(run.data, [scratch]))
+            run.data = None
 
 
-def copy_without_work_paths(source, target, roots):
-    """Copy an executed notebook, cutting the work folders and the Python installation
-    from its text (tracebacks name files by absolute path)."""
-    data = Path(source).read_bytes()
-    for root in sorted({str(Path(r).resolve()) for r in roots}, key=len, reverse=True):
+def without_work_paths(data: bytes, roots) -> bytes:
+    """An executed notebook's bytes without the work folders and the Python
+    installation's paths (tracebacks name files by absolute path)."""
+    for root in sorted({str(Path(r).resolve()) for r in roots} | {"/submission", "/grader"}, key=len, reverse=True):
         data = data.replace(root.encode() + b"/", b"")
     for prefix in {sys.prefix, sys.base_prefix}:
         data = data.replace(prefix.rstrip("/").encode() + b"/", b"<python>/")
-    Path(target).write_bytes(data)
+    return data
 
 
-def hide_work_paths(grading, roots):
+def hide_work_paths(grading: Grading, roots) -> None:
     """Every message of ``grading`` a student sees, without the grader's absolute paths."""
     for result in grading.results.values():
         result.message = diagnosis.public_paths(result.message, roots)
     grading.problems = [diagnosis.public_paths(p, roots) for p in grading.problems]
+    grading.flags = [diagnosis.public_paths(f, roots) for f in grading.flags]
     for run in grading.notebook_runs:
         run.message = diagnosis.public_paths(run.message, roots)
 
 
-def grade_submission(submission, out_dir, assignment=None, options=Options()):
-    """Grade ``submission`` (zip or folder) into ``out_dir``; return results.json's dict."""
+def grade_one(submission, out_dir, assignment=None, options: Options = Options()) -> Grading:
+    """Grade ``submission`` (zip or folder) into ``out_dir``: the reports and the Grading.
+
+    Never raises for what a submission holds or for a fault of the grader while
+    grading or reporting it: those become the Grading's problems or its
+    ``grader_error``. Only an ``out_dir`` that cannot be written raises.
+    """
     assignment = assignment or load_assignment()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    grading = Grading(submission=str(submission))
+    grading = Grading(submission=os.fsdecode(submission))
     scratch = out_dir / ".work"
     start = time.monotonic()
     try:
@@ -175,20 +193,21 @@ def grade_submission(submission, out_dir, assignment=None, options=Options()):
     except intake_mod.IntakeError as exc:
         grading.problems.append(f"the submission was refused: {exc}")
     except Exception:  # a fault of the grader: record it, lose nothing
-        grading.grader_error = traceback.format_exc()[-4000:]
-        grading.problems.append("the grader hit an internal error; your instructor has been told "
-                                "and will regrade")
+        grading.fail(assignment, traceback.format_exc())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    for spec in assignment.checks.values():
-        grading.results.setdefault(spec.name, core.Result(spec.name, 0.0, "not graded: see the problems above"))
+    grading.fill_missing(assignment)
     grading.wall_s = time.monotonic() - start
-    hide_work_paths(grading, [scratch.resolve(), out_dir.resolve(), ROOT])
-    results = report.write_reports(out_dir, assignment, grading)
-    meta = {"submission": str(submission), "fingerprint": fingerprint(submission) if Path(submission).exists() else "",
-            "score": results["score"], "grader_error": grading.grader_error, "flags": grading.flags,
-            "parts": {k: v[0] for k, v in report.part_scores(assignment, grading.results).items()},
-            "notebooks": {r.notebook: {"ok": r.ok, "message": r.message, "wall_s": round(r.wall_s, 2)}
-                          for r in grading.notebook_runs}}
-    (out_dir / "grading.json").write_text(json.dumps(meta, indent=2))
-    return results
+    try:
+        hide_work_paths(grading, [scratch.resolve(), out_dir.resolve(), ROOT])
+    except Exception:
+        grading.fail(assignment, traceback.format_exc())
+    grading.fingerprint = fingerprint(submission)
+    report.write_reports(out_dir, assignment, grading)
+    return grading
+
+
+def grade_submission(submission, out_dir, assignment=None, options: Options = Options()) -> dict:
+    """Grade ``submission`` (zip or folder) into ``out_dir``; return results.json's dict."""
+    assignment = assignment or load_assignment()
+    return report.results_json(assignment, grade_one(submission, out_dir, assignment, options))

@@ -8,9 +8,15 @@ rule is skipped and reported; only a submission that cannot be read at all, or
 that exceeds a cap, is refused (an ``IntakeError`` with the reason).
 
 Then the submission's root is found (the folder holding the notebooks, however
-deeply the student zipped it) and the files graders need are picked out.
+deeply the student zipped it) and the files graders need are picked out. Each
+expected notebook is parsed here, once, after checking its size
+(``max_notebook_mb``) and its number of cells (``max_notebook_cells``) without
+parsing it; staging and the integrity flags use the parsed notebooks. One that
+is over a cap or not a notebook is left out with a problem in words (staging
+then runs the released version in its place).
 """
 import dataclasses
+import json
 import os
 import shutil
 import stat
@@ -32,8 +38,12 @@ class Intake:
     everything skipped or missing, in words for the report."""
 
     root: Path
-    files: list
-    problems: list
+    files: list[str]
+    problems: list[str]
+    # expected notebooks that were read: file name -> nbformat NotebookNode (format 4)
+    notebooks: dict = dataclasses.field(default_factory=dict)
+    # expected notebooks present but not used: file name -> why, in words
+    refused_notebooks: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _safe_name(name):
@@ -159,11 +169,79 @@ def find_root(dest, notebooks):
     return best
 
 
-def take_in(submission, dest, limits, notebooks=()):
+class NotebookRefused(ValueError):
+    """A notebook that is not parsed: too large, too many cells, or not a notebook."""
+
+
+def notebook_json(data: bytes, limits, what: str = "the notebook") -> dict:
+    """The JSON of a notebook's bytes as a dict with a list of cells, or NotebookRefused.
+
+    The size cap (``limits.max_notebook_mb``) is checked first, then the cell count
+    cheaply (each cell has a "cell_type" key, which cannot occur unescaped inside a
+    JSON string), then exactly once parsed; nbformat never sees an over-cap notebook.
+    """
+    max_bytes, max_cells = limits.max_notebook_mb << 20, limits.max_notebook_cells
+    if len(data) > max_bytes:
+        raise NotebookRefused(f"{what} is larger than {limits.max_notebook_mb} MB")
+    if data.count(b'"cell_type"') > max_cells:
+        raise NotebookRefused(f"{what} has more than {max_cells} cells")
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise NotebookRefused(f"{what} is not a readable notebook (broken JSON)") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list):
+        raise NotebookRefused(f"{what} is not a readable notebook (not in the notebook format)")
+    if len(nb.get("cells", [])) > max_cells:
+        raise NotebookRefused(f"{what} has more than {max_cells} cells")
+    return nb
+
+
+def read_notebook(path, limits, what: str = "the notebook"):
+    """Parse the notebook at ``path`` once, within the caps: an nbformat 4 NotebookNode.
+
+    Raises NotebookRefused, with the reason, for anything that is not one. The
+    size is checked before a byte is read.
+    """
+    import nbformat
+    from nbformat.reader import get_version
+
+    path = Path(path)
+    try:
+        if os.path.getsize(path) > limits.max_notebook_mb << 20:
+            raise NotebookRefused(f"{what} is larger than {limits.max_notebook_mb} MB")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NotebookRefused(f"{what} could not be read ({exc.strerror})") from None
+    nb = notebook_json(data, limits, what)
+    try:
+        major, minor = get_version(nb)
+        nb = nbformat.convert(nbformat.versions[major].to_notebook_json(nb, minor=minor), 4)
+    except Exception:  # unknown or broken format versions, malformed cells
+        raise NotebookRefused(f"{what} is not a readable notebook (not in the notebook format)") from None
+    if not isinstance(nb.get("cells"), list):
+        raise NotebookRefused(f"{what} is not a readable notebook (not in the notebook format)")
+    return nb
+
+
+def _read_notebooks(root, names, limits):
+    """({name: NotebookNode}, {name: why}) for the expected notebooks under ``root``."""
+    parsed, refused = {}, {}
+    for name in names:
+        if not (root / name).is_file():
+            continue
+        try:
+            parsed[name] = read_notebook(root / name, limits, f"'{name}'")
+        except NotebookRefused as exc:
+            refused[name] = str(exc)
+    return parsed, refused
+
+
+def take_in(submission, dest, limits, notebooks=()) -> Intake:
     """Unpack ``submission`` (zip file or folder) into the empty folder ``dest``.
 
-    ``limits``: an ``autograder.assignment.Limits``. Returns an Intake whose
-    ``root`` is the submission's root folder inside ``dest``.
+    ``limits``: an ``autograder.assignment.Limits``; ``notebooks``: the file names
+    of the expected notebooks (they locate the root, and are parsed). Returns an
+    Intake whose ``root`` is the submission's root folder inside ``dest``.
     """
     submission, dest = Path(submission), Path(dest)
     if dest.exists():
@@ -181,4 +259,5 @@ def take_in(submission, dest, limits, notebooks=()):
         raise IntakeError(f"no submission at {submission}")
     root = find_root(dest, notebooks)
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    return Intake(root=root, files=files, problems=problems)
+    parsed, refused = _read_notebooks(root, notebooks, limits)
+    return Intake(root=root, files=files, problems=problems, notebooks=parsed, refused_notebooks=refused)

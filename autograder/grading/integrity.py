@@ -12,13 +12,14 @@ the released notebook is flagged. Our grader never takes points from notebook
 cells, so an edited test cell changes no score; it is worth a person's look.
 """
 import ast
+import functools
 import threading
+from pathlib import Path
 
 from autograder.assignment import ROOT
 
 RELEASE_DIR = ROOT / "release"
 MAX_SOURCE_BYTES = 2 << 20  # larger student files are flagged, not parsed
-MAX_NOTEBOOK_BYTES = 64 << 20
 
 # Files whose graded code must be NumPy only.
 NUMPY_ONLY = ("cs231n/rnn_layers.py", "cs231n/classifiers/rnn.py")
@@ -116,14 +117,27 @@ def _read_notebook(text):
         return None
 
 
+@functools.lru_cache(maxsize=32)
+def _released_notebook(path, mtime_ns, limits):
+    """The instructor's released notebook, parsed once per batch (None if unreadable)."""
+    from autograder.grading.intake import NotebookRefused, read_notebook
+
+    try:
+        return read_notebook(path, limits)
+    except NotebookRefused:
+        return None
+
+
 def notebook_flags(name, submitted, released):
-    """Flags for the submitted notebook ``name`` (JSON text) against the release's (JSON text).
+    """Flags for the submitted notebook ``name`` against the release's: each is JSON
+    text or an already parsed notebook (nbformat 4).
 
     A locked cell is unchanged when nbgrader's checksum of the submitted cell is
     the one the release stores, or when it differs from the release's cell only
     in leading or trailing blank space (tools differ in the newline they keep).
     """
-    nb, released = _read_notebook(submitted), _read_notebook(released)
+    nb = _read_notebook(submitted) if isinstance(submitted, (str, bytes)) else submitted
+    released = _read_notebook(released) if isinstance(released, (str, bytes)) else released
     if nb is None or released is None:
         return []
     mine = _locked_cells(nb)
@@ -146,26 +160,44 @@ def notebook_flags(name, submitted, released):
     return flags
 
 
-def integrity_flags(root, student_files, release_dir=None, notebooks=None):
+def integrity_flags(root, student_files, release_dir=None, notebooks=None, parsed=None, limits=None) -> list[str]:
     """Flags for every student file and released notebook present under ``root``.
 
     ``notebooks`` defaults to every notebook of ``release_dir`` (the instructor's
-    release) that the submission holds.
+    release) that the submission holds. ``parsed``: {name: notebook} as intake
+    parsed them (``Intake.notebooks``); a notebook missing from it was refused
+    there and is not read again. Without ``parsed``, each notebook is read here
+    within ``limits`` (default: assignment.toml's).
     """
+    from autograder.assignment import load_assignment
+
+    limits = limits or load_assignment().limits
     flags = []
     for path in student_files:
         file = root / path
         if file.is_file():
             flags += flags_for(path, file.read_text(errors="replace"))
-    release_dir = RELEASE_DIR if release_dir is None else release_dir
+    release_dir = RELEASE_DIR if release_dir is None else Path(release_dir)
     if notebooks is None:
         notebooks = sorted(p.name for p in release_dir.glob("*.ipynb")) if release_dir.is_dir() else []
     for name in notebooks:
-        submitted, released = root / name, release_dir / name
-        if not (submitted.is_file() and released.is_file()):
+        submitted, released = _submitted_notebook(root, name, parsed, limits), release_dir / name
+        if submitted is None or not released.is_file():
             continue
-        if submitted.stat().st_size > MAX_NOTEBOOK_BYTES:
-            flags.append(f"{name}: too large to compare with the release")
-            continue
-        flags += notebook_flags(name, submitted.read_text(errors="replace"), released.read_text())
+        released_nb = _released_notebook(released.resolve(), released.stat().st_mtime_ns, limits)
+        flags += notebook_flags(name, submitted, released_nb)
     return flags
+
+
+def _submitted_notebook(root, name, parsed, limits):
+    """The submitted notebook ``name``, parsed (None when absent, refused or unreadable)."""
+    from autograder.grading.intake import NotebookRefused, read_notebook
+
+    if parsed is not None:
+        return parsed.get(name)
+    if not (root / name).is_file():
+        return None
+    try:
+        return read_notebook(root / name, limits)
+    except NotebookRefused:  # staging reports it and runs the release's
+        return None

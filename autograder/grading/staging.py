@@ -11,26 +11,28 @@ from pathlib import Path
 from autograder.assignment import ROOT
 
 DATASETS = ROOT / "cs231n" / "datasets"
-GRADER_PACKAGE = Path(__file__).resolve().parents[1]  # .../autograder: the in-sandbox runners live in sandbox/inside
 # Data the notebooks read, relative to the assignment folder.
 DATA_PATHS = ("cs231n/datasets/coco_captioning", "cs231n/datasets/imagenet_val_25.npz",
               "cs231n/datasets/MNIST_data")
 
 
-def stage(intake, release_dir, workdir, assignment):
-    """Build ``workdir``; return a list of problems (missing files) in words."""
-    workdir = Path(workdir)
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    shutil.copytree(release_dir, workdir, ignore=shutil.ignore_patterns("__pycache__", "*.zip"))
+def stage(intake, release_dir, workdir, assignment) -> list[str]:
+    """Build ``workdir``; return a list of problems (missing files) in words.
+
+    ``intake``: an ``intake.Intake``; its notebooks were parsed (or refused) once,
+    when they were taken in: a refused one is replaced by the release's.
+    """
+    workdir = Path(workdir)  # an empty folder (a lane's workspace), or one to be made
+    shutil.copytree(release_dir, workdir, ignore=shutil.ignore_patterns("__pycache__", "*.zip"),
+                    dirs_exist_ok=True)
     problems = []
     wanted = [p.notebook for p in assignment.parts.values()] + list(assignment.student_files)
     present = set(intake.files)
     notebooks = {p.notebook for p in assignment.parts.values()}
     for name in wanted:
-        if name in present and name in notebooks and not readable_notebook(intake.root / name):
-            problems.append(f"'{name}' is not a readable notebook (broken JSON or not in the notebook "
-                            "format); the released (unfinished) version was run instead")
+        refused = notebook_refusal(intake, name, assignment.limits) if name in notebooks else None
+        if name in present and refused:
+            problems.append(f"{refused}; the released (unfinished) version was run instead")
         elif name in present:
             target = workdir / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -46,25 +48,30 @@ def stage(intake, release_dir, workdir, assignment):
     return problems
 
 
-def readable_notebook(path):
-    """True when ``path`` parses as a Jupyter notebook (format 4 after conversion).
+def notebook_refusal(intake, name, limits) -> str | None:
+    """Why the submitted notebook ``name`` is not run, or None (it is, or it is absent).
 
-    Only a notebook that cannot be read at all is replaced; one that merely
-    breaks a schema rule is run as it is (tools such as Colab add such things).
+    Intake parsed it once; an Intake made without that (older callers) is read
+    here, with the same caps.
     """
-    import nbformat
+    from autograder.grading.intake import NotebookRefused, read_notebook
 
+    if name in intake.refused_notebooks:
+        return intake.refused_notebooks[name]
+    if name in intake.notebooks or not (intake.root / name).is_file():
+        return None
     try:
-        nb = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
-    except Exception:  # JSON errors, unknown formats, undecodable bytes
-        return False
-    return isinstance(nb.get("cells"), list)
+        intake.notebooks[name] = read_notebook(intake.root / name, limits, f"'{name}'")
+    except NotebookRefused as exc:
+        intake.refused_notebooks[name] = str(exc)
+        return str(exc)
+    return None
 
 
 def data_mounts(workdir, data_root=ROOT):
-    """(source, target) read-only binds of the instructor's data into ``workdir``.
+    """(source, relative target) read-only binds of the instructor's data into ``workdir``.
 
-    Creates the empty mount points bwrap needs; skips data that does not exist.
+    Creates the empty mount points; skips data that does not exist.
     """
     mounts = []
     for relative in DATA_PATHS:
@@ -78,23 +85,5 @@ def data_mounts(workdir, data_root=ROOT):
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.touch()
-        mounts.append((source, target))
+        mounts.append((source, relative))
     return mounts
-
-
-def mount_grader_library(workdir, use_sandbox):
-    """Put the grader's library at ``workdir/.grader/autograder``; return (path, binds).
-
-    Sandboxed: an empty mount point with a read-only bind of the instructor's
-    copy onto it. Explicitly unsandboxed: a plain copy (nothing to bind).
-    """
-    mount = Path(workdir) / ".grader" / "autograder"
-    if mount.is_dir() and not mount.is_symlink():
-        shutil.rmtree(mount)
-    elif mount.exists() or mount.is_symlink():
-        mount.unlink()
-    if use_sandbox:
-        mount.mkdir(parents=True)
-        return mount, [(GRADER_PACKAGE, mount)]
-    shutil.copytree(GRADER_PACKAGE, mount, ignore=shutil.ignore_patterns("__pycache__"))
-    return mount, []

@@ -76,10 +76,12 @@ def build_gradescope_zip(out):
     return out
 
 
-def run(root):
-    """Grade ``root/submission`` and write ``root/results/results.json``."""
-    from autograder.grading.grade import Options, grade_submission
-    from autograder.sandbox.bwrap import SandboxUnavailable, require_sandbox
+def run(root) -> dict:
+    """Grade ``root/submission`` and write ``root/results/results.json``; return its dict."""
+    from autograder.assignment import load_assignment
+    from autograder.grading.grade import Options, grade_one
+    from autograder.grading.report import results_json, write_text
+    from autograder.sandbox.launcher import SandboxUnavailable, require_sandbox
 
     root = Path(root)
     note = ""
@@ -92,13 +94,15 @@ def run(root):
                 f"({str(exc).split('.')[0]}); the per-submission container is the isolation boundary.")
     results_dir = root / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
+    assignment = load_assignment()
     with tempfile.TemporaryDirectory() as tmp:
         options = Options(release_dir=ROOT / "release", allow_unsandboxed=allow,
                           jobs=os.cpu_count() or 1, hidden=(str(root / "results"),))
-        results = grade_submission(root / "submission", Path(tmp) / "graded", options=options)
+        grading = grade_one(root / "submission", Path(tmp) / "graded", assignment, options)
     if note:
-        results["output"] = note + "\n" + results["output"]
-    (results_dir / "results.json").write_text(json.dumps(results, indent=2))
+        grading.notes.insert(0, note)
+    results = results_json(assignment, grading)
+    write_text(results_dir / "results.json", json.dumps(results, indent=2))
     return results
 
 

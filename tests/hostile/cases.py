@@ -27,12 +27,11 @@ the output folder, a canary file with a secret, a listening port on the host.
 """
 import ast
 import base64
+import collections
 import dataclasses
-import json
 import stat
 import textwrap
 import zipfile
-import zlib
 from pathlib import Path
 
 import nbformat
@@ -357,7 +356,7 @@ def _npz_bomb():
 def npz_bomb_build(files, ctx):
     """beam_search writes a bomb as its own check's output, then ends its process."""
     blob = base64.b64encode(_npz_bomb()).decode()
-    code = f"""
+    code = """
 import base64, os
 if os.path.isdir(".grader/io/outputs"):
     with open(".grader/io/outputs/beam_search.npz", "wb") as handle:
@@ -566,7 +565,8 @@ CASES = [
     Case("fn_extremely_slow", "class_visualization_update_step takes three hours, then answers right",
          "per-check time limit",
          build=wrap(VIS, "class_visualization_update_step",
-                    "import time\ntime.sleep(3 * 3600)\nreturn _original_class_visualization_update_step(*args, **kwargs)"),
+                    "import time\ntime.sleep(3 * 3600)\n"
+                    "return _original_class_visualization_update_step(*args, **kwargs)"),
          breaks=(f"{VIS}:class_visualization_update_step",), messages={"class_visualization_step": "time limit"}),
     Case("fn_os_exit", "one_unit_step_rnn_can_compute calls os._exit(0)", "a forked child per check",
          build=wrap(THEORY, "one_unit_step_rnn_can_compute", "import os\nos._exit(0)"),
@@ -582,7 +582,8 @@ CASES = [
     Case("fn_memory_bomb", "ls_generator_loss fills memory 100 MB at a time", "cgroup memory limit",
          build=wrap(GAN, "ls_generator_loss", "blocks = []\nwhile True:\n    blocks.append(b'x' * (100 << 20))"),
          breaks=(f"{GAN}:ls_generator_loss",), messages={"ls_losses": "killed|memory"}),
-    Case("fn_fork_bomb", "build_dc_generator forks until the process table is full", "process cap + sweep after each check",
+    Case("fn_fork_bomb", "build_dc_generator forks until the process table is full",
+         "process cap + sweep after each check",
          build=wrap(GAN, "build_dc_generator", "import os\nwhile True:\n    try:\n        os.fork()\n"
                                                "    except OSError:\n        pass"),
          breaks=(f"{GAN}:build_dc_generator",)),
@@ -600,7 +601,8 @@ CASES = [
     Case("fn_steal_reference", "count_rnn_weights answers only with a stolen reference (repository, other "
          "submissions, output folder, canary)", "hidden paths (empty tmpfs) + cleared environment",
          build=wrap(THEORY, "count_rnn_weights", STEAL + "\nif stolen:\n    ns = {}\n"
-                    "    exec(compile(stolen, 'stolen', 'exec'), ns)\n    return ns['count_rnn_weights'](*args, **kwargs)",
+                    "    exec(compile(stolen, 'stolen', 'exec'), ns)\n"
+                    "    return ns['count_rnn_weights'](*args, **kwargs)",
                     "return {}"),
          breaks=(f"{THEORY}:count_rnn_weights",)),
     Case("fn_write_outside", "parity_lstm_weights writes into the repository, datasets, venv, grader library, "
@@ -624,7 +626,8 @@ CASES = [
          breaks=(f"{TRANSFORMER}:PositionalEncoding.forward",)),
     # --- wrong answers of every shape ---
     Case("returns_nan", "lstm_step_forward returns NaN (cell and hidden state)", "value checks (finiteness)",
-         build=replace_text(RNN_LAYERS, "    next_c = f * prev_c + i * g\n", "    next_c = (f * prev_c + i * g) * np.nan\n"),
+         build=replace_text(RNN_LAYERS, "    next_c = f * prev_c + i * g\n",
+                            "    next_c = (f * prev_c + i * g) * np.nan\n"),
          breaks=(f"{RNN_LAYERS}:lstm_step_forward",), must_zero=("lstm_step_forward",),
          messages={"lstm_step_forward": "NaN"}),
     Case("wrong_shape", "rnn_forward drops the last time step", "value checks (shapes)",
@@ -633,13 +636,15 @@ CASES = [
          breaks=(f"{RNN_LAYERS}:rnn_forward",), must_zero=("rnn_forward",), messages={"rnn_forward": "shape"}),
     Case("wrong_dtype", "word_embedding_forward returns integers", "value checks (dtypes)",
          build=wrap(RNN_LAYERS, "word_embedding_forward",
-                    "out, cache = _original_word_embedding_forward(*args, **kwargs)\nreturn out.astype('int64'), cache"),
+                    "out, cache = _original_word_embedding_forward(*args, **kwargs)\n"
+                    "return out.astype('int64'), cache"),
          breaks=(f"{RNN_LAYERS}:word_embedding_forward",), must_zero=("word_embedding_forward",),
          messages={"word_embedding_forward": "dtype"}),
     Case("torch_where_numpy", "rnn_step_backward returns torch tensors (and imports torch)",
          "output type checks + integrity flag",
-         build=wrap(RNN_LAYERS, "rnn_step_backward", "import torch\ngrads = _original_rnn_step_backward(*args, **kwargs)\n"
-                                                    "return tuple(torch.from_numpy(g) for g in grads)"),
+         build=wrap(RNN_LAYERS, "rnn_step_backward",
+                    "import torch\ngrads = _original_rnn_step_backward(*args, **kwargs)\n"
+                    "return tuple(torch.from_numpy(g) for g in grads)"),
          breaks=(f"{RNN_LAYERS}:rnn_step_backward",), must_zero=("rnn_step_backward",),
          messages={"rnn_step_backward": "numpy array"}, flags=(r"rnn_layers\.py:\d+: imports torch",)),
     Case("hardcoded_visible", "rnn_step_forward returns the notebook's expected values on its visible inputs, "
@@ -661,14 +666,16 @@ CASES = [
          breaks=(f"{RNN_LAYERS}:rnn_step_forward",), must_zero=("rnn_step_forward",),
          messages={"rnn_step_forward": "changed after the check"}),
     Case("syntax_error", "rnn_theory.py does not parse", "a forked child per check + integrity flag",
-         build=at_import(THEORY, "def broken(:\n    pass"), breaks=ALL_THEORY, flags=(r"rnn_theory\.py: does not parse",)),
+         build=at_import(THEORY, "def broken(:\n    pass"), breaks=ALL_THEORY,
+         flags=(r"rnn_theory\.py: does not parse",)),
     Case("parser_bomb", "gan_pytorch.py nests 100000 attribute accesses (crashes ast.parse)",
          "integrity flags never raise", build=at_import(GAN, "x = y" + ".a" * 100000), breaks=(GAN,),
          flags=(r"gan_pytorch\.py: does not parse",)),
     # --- integrity flags, which cost no points ---
     Case("integrity_torch_in_numpy", "rnn_step_forward computes tanh with torch", "integrity flag (no points lost)",
          build=replace_text(RNN_LAYERS, "    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)\n",
-                            "    import torch\n    next_h = torch.tanh(torch.from_numpy(x @ Wx + prev_h @ Wh + b)).numpy()\n"),
+                            "    import torch\n"
+                            "    next_h = torch.tanh(torch.from_numpy(x @ Wx + prev_h @ Wh + b)).numpy()\n"),
          flags=(r"rnn_layers\.py:\d+: imports torch in a NumPy-only module",)),
     Case("integrity_sdpa", "MultiHeadAttention.forward uses scaled_dot_product_attention in eval mode",
          "integrity flag (no points lost)", build=method_prelude(TRANSFORMER, "MultiHeadAttention.forward", SDPA),
@@ -693,7 +700,8 @@ CASES = [
          build=lambda files, ctx: _with(files, RNN_NB, files[RNN_NB][:len(files[RNN_NB]) // 2]),
          output=(r"'RNN_Captioning\.ipynb' is not a readable notebook",)),
     Case("nb_sigint_loop", "a theory notebook cell ignores SIGINT and spins", "per-cell time limit",
-         build=notebook_cell(THEORY_NB, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),
+         build=notebook_cell(THEORY_NB, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                        "while True:\n    pass"),
          notebooks={THEORY_NB: "time limit|timed out|wall"}),
     Case("nb_os_exit_at_import", "the theory notebook's imports cell calls os._exit(1)", "kernel death is reported",
          build=notebook_cell(THEORY_NB, "import os\nos._exit(1)", into_imports=True),
@@ -736,3 +744,27 @@ CASES = [
     Case("zip_many_files", "3000 empty files", "intake caps (file count)", raw=_many_files, refused=True,
          output=(r"more than 500 files",)),
 ]
+
+
+# ---------------------------------------------------------------------------
+# more case modules: each tests/hostile/<name>.py listed here that exists adds its
+# CASES. They import their helpers from this module, which is complete by now.
+
+EXTRA_MODULES = ("forged_facts", "batch_crashers", "privilege")
+
+
+def _extra_cases():
+    import importlib
+
+    found = []
+    for name in EXTRA_MODULES:
+        if (Path(__file__).parent / f"{name}.py").is_file():
+            found += importlib.import_module(f"{__package__}.{name}").CASES
+    return found
+
+
+CASES += _extra_cases()
+_duplicates = sorted(i for i, n in collections.Counter(c.id for c in CASES + [Case("reference", "", "")]).items()
+                     if n > 1)
+if _duplicates:
+    raise ValueError(f"hostile case ids must be unique (and not 'reference'): {_duplicates}")

@@ -1,7 +1,7 @@
-"""The check runner that executes INSIDE the sandbox (started by sandboxed.py).
+"""The check runner that executes INSIDE the sandbox (started by grading/hidden_checks.py).
 
 Usage (isolated interpreter, cwd = the staged submission):
-    python -I .grader/autograder/sandbox/inside/check_runner.py .grader/io [--own-pid-namespace]
+    python -I /grader/autograder/sandbox/inside/check_runner.py .grader/io [--own-pid-namespace]
 
 ``io/order.json`` lists the checks to run and the per-check time limit; each
 check's inputs are ``io/inputs/<name>.npz``. For every check this process forks a

@@ -7,7 +7,11 @@ The plan (``execute.lane_plan``) lists notebooks to run one after another with
 papermill, in this one process, so papermill is imported once per lane rather
 than once per notebook. For each notebook:
 
-- ``.grader/notebooks/<notebook>.json`` says ``started``, then how it went;
+- the runner reports ``started`` and then how it went, with the sha256 of the
+  executed notebook, as one line each on its own stdout, which it keeps on a
+  private descriptor: before anything runs it points descriptors 1 and 2 at
+  ``.grader/notebooks/runner.log``, so the kernels it starts (and the student
+  code in them) inherit the log, never the grader's pipe;
 - papermill enforces the per-cell time limit; a watchdog thread enforces the
   per-notebook one by killing the kernel (and everything it started);
 - outputs beyond ``max_output_bytes`` are dropped, with a note in the notebook,
@@ -26,20 +30,44 @@ import threading
 import time
 from pathlib import Path
 
-STATUS_DIR = Path(".grader") / "notebooks"
+LOG_DIR = Path(".grader") / "notebooks"
+SEAL_PREFIX = "cs231n-notebook-seal "
 DROPPED_NOTE = "\n[output dropped: this notebook printed more than the grader keeps ({mb:g} MB)]\n"
 
 
-def status_path(notebook):
-    return STATUS_DIR / f"{notebook}.json"
+def file_digest(path):
+    """sha256 hex of the regular file ``path`` (None if absent or not a plain file)."""
+    import hashlib
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        digest = hashlib.sha256()
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def write_status(notebook, status):
-    """Write the status file atomically (a reader never sees half of one)."""
-    target = status_path(notebook)
-    partial = target.with_suffix(".partial")
-    partial.write_text(json.dumps(status))
-    os.replace(partial, target)
+def private_report_channel():
+    """Keep stdout for the runner alone (a close-on-exec copy); descriptors 1 and 2,
+    which every child inherits, go to the log from now on. Returns the copy."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    channel = os.dup(1)  # Python makes it non-inheritable
+    log = os.open(LOG_DIR / "runner.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    return channel
+
+
+def report(channel, notebook, status):
+    """One seal line for ``notebook`` on the private channel."""
+    os.write(channel, (SEAL_PREFIX + json.dumps({"notebook": notebook, **status}) + "\n").encode())
 
 
 # ---------------------------------------------------------------------------
@@ -151,15 +179,17 @@ def main(plan):
     from autograder.sandbox.inside.sweep import harden_runner, kill_strays, own_pid_namespace
 
     harden_runner()
+    channel = private_report_channel()
+    Path(plan["executed_dir"]).mkdir(exist_ok=True)
     # ending every visible process is only safe in the sandbox's own pid namespace
     whole_namespace = plan["own_pid_namespace"] and own_pid_namespace()
-    STATUS_DIR.mkdir(parents=True, exist_ok=True)
     engine = register_capped_engine(plan["max_output_bytes"])
     for notebook in plan["notebooks"]:
-        write_status(notebook, {"state": "started"})
+        report(channel, notebook, {"state": "started"})
         status = run_notebook(notebook, plan, engine, whole_namespace)
-        kill_strays(whole_namespace)  # before the status: a daemon cannot overwrite it
-        write_status(notebook, status)
+        kill_strays(whole_namespace)  # before the seal: nothing of the notebook runs any more
+        status["sha256"] = file_digest(Path(plan["executed_dir"]) / notebook)
+        report(channel, notebook, status)
 
 
 if __name__ == "__main__":

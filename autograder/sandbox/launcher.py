@@ -1,0 +1,273 @@
+"""The one way student code is started: ``Launcher.run``.
+
+A grading decides once whether it isolates (``Launcher.decide``). Every runner
+that executes student code (the check runner, the notebook runner, both in
+``inside/``) is started through ``Launcher.run``, which builds the allow-listed
+view (``mounts.py``), makes the caps (cgroup, rlimits, the work folder's own
+size-capped filesystem), starts ``enter.py`` to drop privileges and exec
+bubblewrap, and watches the wall clock. What the run leaves is read back only
+through ``Workspace.read_bytes`` (see workspace.py).
+
+What the sandbox gives (docs/threat_model.md says what it does not):
+- its own unprivileged host uid, not mapped to root (as root: a fresh uid per
+  run; otherwise the grader's own, non-root, uid), no capabilities, no new
+  privileges;
+- only the allow-list of ``mounts.py``: no other file of the host exists inside;
+- no network: a new network namespace with only an "up" loopback interface (a
+  Jupyter kernel talks to its client over loopback);
+- its own pid namespace in which the runner is pid 1; when it ends, the kernel
+  ends every process inside;
+- limits: wall clock (here), memory and processes (cgroup, and RLIMIT_NPROC of
+  its own uid), file size, open files, and a work folder, /tmp and /dev/shm of
+  fixed size.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from autograder.sandbox import mounts
+from autograder.sandbox.cgroup import make_cgroup
+from autograder.sandbox.limits import Outcome, RunLimits
+from autograder.sandbox.workspace import Workspace, privileged
+
+ENTER = Path(__file__).resolve().parent / "enter.py"
+INSIDE = "autograder/sandbox/inside"
+BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "MPLBACKEND": "Agg",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "OMP_NUM_THREADS": "1",
+}
+DISK_POLL_S = 0.5
+MAX_WORK_ENTRIES = 100_000  # files and folders in an unmounted work folder, counted by the disk watch
+SHM_BYTES = 64 << 20
+_probe = {}
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap cannot be used on this machine."""
+
+
+def bwrap_path():
+    """Path of the bwrap binary, or None."""
+    return shutil.which("bwrap")
+
+
+class Launcher:
+    """Starts runners for one grading; ``sandboxed`` is decided once, in ``decide``."""
+
+    def __init__(self, sandboxed: bool):
+        self.sandboxed = sandboxed
+
+    @classmethod
+    def decide(cls, allow_unsandboxed: bool = False) -> "Launcher":
+        """Isolate always, unless explicitly allowed AND bubblewrap is missing.
+
+        Raises SandboxUnavailable when isolation is required but impossible."""
+        if bwrap_path() is None and allow_unsandboxed:
+            return cls(False)
+        require_sandbox()
+        return cls(True)
+
+    def command(self, runner: str, args, workspace: Workspace) -> list:
+        """The runner's command line as the run sees it."""
+        if self.sandboxed:
+            script = f"{mounts.GRADER_ROOT}/{INSIDE}/{runner}.py"
+        else:  # the library is copied into the work folder: no other cs231n is importable from it
+            library = workspace.path / ".grader" / "autograder"
+            if not library.exists():
+                shutil.copytree(mounts.GRADER_PACKAGE, library, ignore=shutil.ignore_patterns("__pycache__"))
+            script = str(workspace.path / ".grader" / INSIDE / f"{runner}.py")
+        return [sys.executable, "-I", script, *map(str, args)]
+
+    def run(self, runner: str, args, workspace: Workspace, limits: RunLimits = RunLimits(), data=(),
+            env=None, output_cap: int = 1 << 20) -> Outcome:
+        """Run ``inside/<runner>.py args`` in ``workspace`` under ``limits``; ``data``:
+        (source, relative target) read-only data binds."""
+        return self.run_command(self.command(runner, args, workspace), workspace, limits, data, env, output_cap)
+
+    def run_command(self, command, workspace, limits=RunLimits(), data=(), env=None, output_cap=1 << 20):
+        """Run ``command`` (a list, as the run sees it) in ``workspace``: every start goes here."""
+        cgroup = make_cgroup(limits.memory_bytes, limits.max_processes)
+        enforced = {"sandbox": self.sandboxed, "wall_clock": True, "file_size": True,
+                    "memory": "cgroup" if cgroup else "rlimit-as",
+                    "processes": "cgroup" if cgroup else "rlimit-nproc",
+                    "disk": "filesystem size" if workspace.mounted else "polled"}
+        stage = tempfile.mkdtemp(prefix="cs231n-stage-") if self.sandboxed and privileged() else None
+        argv, run_env = (self._sandboxed(command, workspace, limits, data, env, cgroup, stage) if self.sandboxed
+                         else self._unsandboxed(command, workspace, limits, data, env, cgroup))
+        start = time.monotonic()
+        try:
+            with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+                proc = subprocess.Popen(argv, cwd=workspace.path, stdin=subprocess.DEVNULL, stdout=out,
+                                        stderr=err, env=run_env, start_new_session=True)
+                try:
+                    returncode, timed_out, disk_hit = _watch(proc, workspace, limits, start)
+                finally:
+                    _killpg(proc.pid)
+                    memory_exceeded = bool(cgroup and cgroup.memory_exceeded())
+                    process_hit = bool(cgroup and cgroup.process_limit_hit())
+                    if cgroup is not None:
+                        cgroup.destroy()
+                wall = time.monotonic() - start
+                stdout, stderr = _read_capped(out, output_cap), _read_capped(err, output_cap)
+        finally:
+            if stage:
+                os.rmdir(stage)
+        file_hit = (returncode == -signal.SIGXFSZ or "File size limit exceeded" in stderr
+                    or "File too large" in stderr)
+        disk_hit = disk_hit or workspace.full() or "No space left on device" in stderr
+        # RLIMIT_NPROC of the run's own uid may stop a fork before the cgroup does
+        process_hit = process_hit or ("fork" in stderr and "Resource temporarily unavailable" in stderr)
+        if cgroup is None and returncode != 0 and "MemoryError" in stderr:
+            memory_exceeded = True
+        return Outcome(returncode=returncode, wall_s=wall, stdout=stdout, stderr=stderr, timed_out=timed_out,
+                       memory_exceeded=memory_exceeded, process_limit_hit=process_hit, file_limit_hit=file_hit,
+                       disk_limit_hit=disk_hit, enforced=enforced)
+
+    def _sandboxed(self, command, workspace, limits, data, env, cgroup, stage):
+        rlimits = _rlimits(limits, cgroup, own_uid=stage is not None)
+        full_env = dict(BASE_ENV, HOME=mounts.SANDBOX_WORK, TMPDIR="/tmp", **(env or {}))
+        before = ["--die-with-parent", "--new-session", "--unshare-all", "--as-pid-1",
+                  "--uid", str(mounts.SANDBOX_UID), "--gid", str(mounts.SANDBOX_UID), "--cap-drop", "ALL",
+                  "--hostname", "sandbox", *mounts.top_level_entries(),
+                  "--proc", "/proc", "--dev", "/dev",
+                  "--size", str(max(1 << 20, limits.max_disk_bytes // 4)), "--tmpfs", "/tmp",
+                  "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+        after = ["--chdir", mounts.SANDBOX_WORK, "--clearenv"]
+        for key, value in full_env.items():
+            after += ["--setenv", key, str(value)]
+        plan = {"bwrap": require_sandbox(), "cgroup_procs": cgroup.procs_files if cgroup else [],
+                "rlimits": rlimits, "uid": workspace.uid if stage else None, "stage": stage,
+                "mounts": mounts.run_mounts(workspace.path, data), "before": before, "after": after,
+                "command": list(command)}
+        # The launcher carries none of the grader's environment (the grading seed, tokens).
+        run_env = {"PATH": BASE_ENV["PATH"], "LANG": BASE_ENV["LANG"]}
+        return [sys.executable, "-I", str(ENTER), json.dumps(plan)], run_env
+
+    def _unsandboxed(self, command, workspace, limits, data, env, cgroup):
+        for source, relative in data:  # explicitly trusted runs: links stand in for the binds
+            target = workspace.path / relative
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source)
+        plan = {"bwrap": None, "cgroup_procs": cgroup.procs_files if cgroup else [],
+                "rlimits": _rlimits(limits, cgroup, own_uid=False), "uid": None}
+        run_env = dict(BASE_ENV, HOME=str(workspace.path), **(env or {}))
+        run_env["PATH"] = os.environ.get("PATH", BASE_ENV["PATH"])
+        code = ("import json,sys,runpy;sys.path.insert(0,sys.argv[1]);import enter;p=json.loads(sys.argv[2]);"
+                "enter.join_caps(p);import os;os.execv(sys.argv[3],sys.argv[3:])")
+        return [sys.executable, "-I", "-c", code, str(ENTER.parent), json.dumps(plan), *command], run_env
+
+
+def _rlimits(limits, cgroup, own_uid):
+    rlimits = {"RLIMIT_FSIZE": limits.max_file_bytes, "RLIMIT_CORE": 0, "RLIMIT_NOFILE": limits.max_open_files}
+    if own_uid:  # counts this run's uid only: a real process cap even without a cgroup
+        rlimits["RLIMIT_NPROC"] = limits.max_processes
+    if cgroup is None:
+        rlimits["RLIMIT_AS"] = limits.memory_bytes
+    return rlimits
+
+
+def require_sandbox() -> str:
+    """The bwrap path, once a real run through the launcher has worked here (cached);
+    raises SandboxUnavailable with instructions otherwise."""
+    path = bwrap_path()
+    if path is None:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed, so student code cannot be isolated. "
+            "Install it (Debian/Ubuntu: apt-get install bubblewrap) or, for trusted "
+            "submissions only, allow an unsandboxed run explicitly with --allow-unsandboxed.")
+    if path not in _probe:
+        _probe[path] = "probing"
+        with tempfile.TemporaryDirectory(prefix="cs231n-probe-") as scratch:
+            workspace = Workspace.create(Path(scratch) / "work", 1 << 20)
+            try:
+                outcome = Launcher(True).run_command(["/usr/bin/true"], workspace, RunLimits(wall_s=30))
+            finally:
+                workspace.close()
+        _probe[path] = "" if outcome.returncode == 0 else (outcome.stderr.strip()[-300:] or "unknown error")
+    if _probe[path] not in ("", "probing"):
+        raise SandboxUnavailable(
+            f"bubblewrap is installed but cannot create its namespaces here ({_probe[path]}). "
+            "Enable unprivileged user namespaces (or run the grader as root); for trusted "
+            "submissions only, allow an unsandboxed run explicitly with --allow-unsandboxed.")
+    return path
+
+
+def _watch(proc, workspace, limits, start):
+    """Wait for ``proc`` while watching the clock (and, for a folder without a
+    filesystem of its own, its growth). Returns (returncode, timed out, disk limit hit)."""
+    polled = not workspace.mounted
+    baseline = (work_folder_bytes(workspace.path, MAX_WORK_ENTRIES) or 0) if polled else 0
+    deadline = start + limits.wall_s
+    while True:
+        try:
+            return proc.wait(timeout=max(0.0, min(DISK_POLL_S, deadline - time.monotonic()))), False, False
+        except subprocess.TimeoutExpired:
+            pass
+        timed_out = time.monotonic() >= deadline
+        if timed_out:
+            _killpg(proc.pid)
+            return proc.wait(), True, False
+        if polled:
+            used = work_folder_bytes(workspace.path, MAX_WORK_ENTRIES)
+            if used is None or used - baseline > limits.max_disk_bytes:
+                _killpg(proc.pid)
+                return proc.wait(), False, True
+
+
+def work_folder_bytes(folder, max_entries):
+    """Bytes allocated under ``folder`` (links not followed, other mounts skipped),
+    or None when it holds more than ``max_entries`` files and folders."""
+    total, count = 0, 0
+    device = os.stat(folder).st_dev
+    pending = [os.fspath(folder)]
+    while pending:
+        try:
+            entries = os.scandir(pending.pop())
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                count += 1
+                if count > max_entries:
+                    return None
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if info.st_dev != device:
+                    continue
+                total += info.st_blocks * 512
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+    return total
+
+
+def _killpg(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _read_capped(handle, cap):
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(0)
+    data = handle.read(cap).decode("utf-8", errors="replace")
+    if size > cap:
+        data += f"\n[... {size - cap} more bytes not shown]"
+    return data
