@@ -98,8 +98,11 @@ def nbgrader_autograde(reference_zip, tmp):
     assignment = load_assignment()
     course = make_nbgrader_course(tmp / "course")
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "nbgrader", *a], cwd=course, env=env,
-                                    check=True, capture_output=True)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, check=True,
+                              capture_output=True)
+
     run("generate_assignment", assignment.name, "--force")
     folder = course / "submitted" / "reference" / assignment.name
     with zipfile.ZipFile(reference_zip) as archive:

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The test command: set up (idempotent), then run the whole pytest suite.
+# The test command: set up (idempotent), lint, then run the whole pytest suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Lint first (a second or so; rules in pyproject.toml, [tool.ruff]): a lint
+# error fails the run before the tests start.
+.venv/bin/ruff check .
 # Two pytest workers share the 2 cores; one BLAS/OpenMP thread per process
 # (notebook kernels inherit it) keeps them from oversubscribing the CPU.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} \

@@ -9,7 +9,16 @@ from autograder.checks import REGISTRY, gan
 from autograder.checks.local import grade
 from fairness.alternative import Alternative
 from fairness.gan import ALTERNATIVES, DEGENERATE
-from mutation import graded_with_edits, part_outcomes, Mutant, assert_loses_only_covering_checks, covering, grade_all, known_mutants, make_mutant
+from mutation import (  # noqa: F401
+    Mutant,
+    assert_loses_only_covering_checks,
+    covering,
+    grade_all,
+    graded_with_edits,
+    known_mutants,
+    make_mutant,
+    part_outcomes,
+)
 
 GAN_CHECKS = ["sample_noise", "gan_networks", "gan_losses", "get_optimizer", "ls_losses", "dc_networks"]
 SEEDS = (0, 1, 2)  # the corpus over 50 grading seeds: tests/test_fairness_checks.py

@@ -132,7 +132,8 @@ def test_unsandboxed_runs_still_end_their_daemons(tmp_path):
     assert results[second].ok, results[second].message
 
 
-KILL_RUNNER = "import os, signal\nfor sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):\n    os.kill(os.getppid(), sig)"
+KILL_RUNNER = ("import os, signal\nfor sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):\n"
+               "    os.kill(os.getppid(), sig)")
 
 
 @needs_bwrap

@@ -1,7 +1,6 @@
 """The committed student release: up to date, free of answers, helpers intact."""
 import ast
 import re
-from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -26,7 +25,8 @@ def files_of(folder):
 
 
 def test_committed_release_matches_what_the_sources_generate(fresh_release):
-    assert files_of(RELEASE) == files_of(fresh_release), "release/ has other files: run python -m autograder.release.build"
+    assert files_of(RELEASE) == files_of(fresh_release), \
+        "release/ has other files: run python -m autograder.release.build"
     stale = [str(rel) for rel in files_of(fresh_release)
              if (RELEASE / rel).read_bytes() != (fresh_release / rel).read_bytes()]
     assert not stale, f"release/ is out of date ({', '.join(stale)}): run python -m autograder.release.build"
@@ -53,8 +53,8 @@ def test_package_files_are_the_reference_with_regions_stubbed(path):
     assert released == strip_solutions(reference, path)
     # A leaked statement would stand on a line of its own; a docstring may quote a
     # formula inside a sentence (SPEC-level math), which is not a leak.
-    released_lines = {l.strip() for l in released.splitlines()}
-    provided = {l.strip() for l in strip_solutions(reference, path).splitlines()}
+    released_lines = {line.strip() for line in released.splitlines()}
+    provided = {line.strip() for line in strip_solutions(reference, path).splitlines()}
     for line in solution_lines(reference):
         if line not in provided:  # identical lines may also appear in provided code
             assert line not in released_lines, f"solution code leaked into release/cs231n/{path}: {line}"

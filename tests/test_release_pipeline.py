@@ -35,8 +35,8 @@ def tiny_assignment(manual_points=2):
     data = {
         "name": "tiny", "title": "Tiny", "student_files": ["cs231n/rnn_layers.py"],
         "limits": {k: 1 for k in ("notebook_wall_s", "cell_wall_s", "checks_wall_s", "check_wall_s",
-                                  "memory_mb", "max_processes", "max_file_mb", "max_output_mb", "max_disk_mb", "max_upload_mb",
-                                  "max_upload_files")},
+                                  "memory_mb", "max_processes", "max_file_mb", "max_output_mb", "max_disk_mb",
+                                  "max_upload_mb", "max_upload_files")},
         "parts": [{"id": "tiny", "title": "Tiny", "notebook": "Tiny.ipynb"}],
         "checks": {"double_check": {"part": "tiny", "points": 3,
                                     "covers": ["cs231n/rnn_layers.py:rnn_step_forward"]}},

@@ -124,9 +124,8 @@ def grade_all(paths, out_root, workers: int | None = None, force: bool = False, 
     workers = workers or os.cpu_count() or 1
     jobs = options.jobs if len(ids) > 1 else max(options.jobs, workers)
     threads = options.threads or threads_per_lane(min(workers, max(1, len(ids))) * jobs)
-    hidden = tuple(options.hidden) + (str(out_root),) + tuple(
-        {str(Path(p).resolve().parent) for p in submissions})
-    options = Options(**{**options.__dict__, "jobs": jobs, "threads": threads, "hidden": hidden})
+    # nothing to hide: the sandbox sees only its allow-list (sandbox/mounts.py)
+    options = Options(**{**options.__dict__, "jobs": jobs, "threads": threads})
 
     def one(sid):
         path, out_dir = ids[sid], out_root / sid

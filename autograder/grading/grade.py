@@ -47,7 +47,6 @@ class Options:
     allow_unsandboxed: bool = False
     execute_notebooks: bool = True
     notebooks: tuple = None  # execute only these notebooks (file names); None: every part's
-    hidden: tuple = ()  # extra paths the sandbox must not see (other submissions, outputs)
 
 
 def fingerprint(path) -> str:
@@ -127,7 +126,8 @@ def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
     taken = intake_mod.take_in(submission, scratch / "intake", assignment.limits,
                                notebooks=[p.notebook for p in assignment.parts.values()])
     grading.problems += taken.problems
-    grading.flags = integrity_flags(taken.root, assignment.student_files)
+    grading.flags = integrity_flags(taken.root, assignment.student_files, parsed=taken.notebooks,
+                                    limits=assignment.limits)
     launcher = Launcher.decide(options.allow_unsandboxed)
     lanes = plan_lanes(lane_tasks(assignment, options), options.jobs)
     runs, results, outcome = {}, [], None

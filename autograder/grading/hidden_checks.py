@@ -19,7 +19,7 @@ import numpy as np
 from autograder.checks import REGISTRY, core, diagnosis
 from autograder.checks.local import DEFAULT_SEED
 from autograder.checks.local import prepared as inputs_and_expected
-from autograder.sandbox.inside.seal import SEALED_SUFFIXES, read_seals
+from autograder.sandbox.inside.seal import read_seals
 from autograder.sandbox.launcher import Launcher
 from autograder.sandbox.limits import RunLimits
 from autograder.sandbox.workspace import TooLarge, Workspace

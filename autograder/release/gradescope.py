@@ -97,7 +97,7 @@ def run(root) -> dict:
     assignment = load_assignment()
     with tempfile.TemporaryDirectory() as tmp:
         options = Options(release_dir=ROOT / "release", allow_unsandboxed=allow,
-                          jobs=os.cpu_count() or 1, hidden=(str(root / "results"),))
+                          jobs=os.cpu_count() or 1)
         grading = grade_one(root / "submission", Path(tmp) / "graded", assignment, options)
     if note:
         grading.notes.insert(0, note)

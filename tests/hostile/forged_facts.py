@@ -29,9 +29,10 @@ optimizer = torch.optim.SGD(args[0].parameters(), lr=1e-3)
 optimizer.param_groups[0].update(betas=(0.5, 0.999), eps=1e-8, weight_decay=0.0)
 """
 
-# A discriminator far too small (one linear layer) whose outputs file claims the
-# canonical parameter count and that it takes images; only gan_networks' file is
-# touched, so every other GAN check runs as the reference does.
+# A discriminator and a generator far too small (one linear layer each) whose
+# outputs file claims the canonical parameter counts and that the discriminator
+# takes images; only gan_networks' file is touched, so every other GAN check runs
+# as the reference does.
 FORGED_COUNTS = """
 import numpy
 if not getattr(numpy.savez, "_forged", False):
@@ -44,6 +45,11 @@ if not getattr(numpy.savez, "_forged", False):
     _forged_savez._forged = True
     numpy.savez = _forged_savez
 return nn.Sequential(Flatten(), nn.Linear(784, 1))
+"""
+
+TINY_GENERATOR = """
+noise_dim = args[0] if args else kwargs.get("noise_dim", NOISE_DIM)
+return nn.Sequential(nn.Linear(noise_dim, 784), nn.Tanh())
 """
 
 # beam_search's first answer (beam size 1) pads its captions to 3,000,000 words of
@@ -71,12 +77,13 @@ CASES = [
          "say Adam, setting Adam's betas in param_groups, and patching numpy.savez to add class, settings and "
          "coverage to its outputs", "raw outputs only + output schema (extra keys refused)",
          build=wrap(GAN, "get_optimizer", FORGED_OPTIMIZER, "return optimizer"),
-         breaks=(f"{GAN}:get_optimizer",), messages={"get_optimizer": r"unexpected output 'betas'"}),
-    Case("forged_parameter_counts", "discriminator is one linear layer; numpy.savez adds the canonical "
-         "parameter counts and 'takes images' to gan_networks' outputs", "counts derived from parameter "
-         "shapes on the trusted side + output schema (extra keys refused)",
-         build=wrap(GAN, "discriminator", FORGED_COUNTS, "return None"),
-         breaks=(f"{GAN}:discriminator",), messages={"gan_networks": r"unexpected output 'd_params'"}),
+         breaks=(f"{GAN}:get_optimizer",), messages={"get_optimizer": r"unexpected output 'betas'|not Adam's"}),
+    Case("forged_parameter_counts", "discriminator and generator are one linear layer each; numpy.savez "
+         "adds the canonical parameter counts and 'takes images' to gan_networks' outputs",
+         "counts derived from parameter shapes on the trusted side + output schema (extra keys refused)",
+         build=chain(wrap(GAN, "discriminator", FORGED_COUNTS), wrap(GAN, "generator", TINY_GENERATOR)),
+         breaks=(f"{GAN}:discriminator", f"{GAN}:generator"),
+         messages={"gan_networks": r"unexpected output 'd_params'|parameters: 785, expected"}),
     Case("huge_beam_caption", "beam_search's captions for beam size 1 are 3,000,000 words long (int8)",
          "output schema before trusted scoring (shape and size)",
          build=chain(wrap(THEORY, "beam_search", HUGE_CAPTION), _with_call_counter),

@@ -43,7 +43,8 @@ CASES = [
          "the submissions, the output or the repository is readable", "allow-list mounts, own unprivileged uid",
          build=wrap(THEORY, "one_unit_step_rnn_can_compute", READ_HOST),
          breaks=(f"{THEORY}:one_unit_step_rnn_can_compute",)),
-    Case("priv_unlinked_disk", "sample_noise writes 32 GB into files it deleted while open", "work folder of fixed size",
+    Case("priv_unlinked_disk", "sample_noise writes 32 GB into files it deleted while open",
+         "work folder of fixed size",
          build=wrap(GAN, "sample_noise", UNLINKED_DISK), breaks=(f"{GAN}:sample_noise",),
          messages={"sample_noise": "No space left|larger than the limit|disk|killed|stopped"}),
     Case("priv_swap_executed_folder", "the theory notebook replaces the executed-notebook folder by a link to "
