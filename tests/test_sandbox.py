@@ -261,3 +261,31 @@ def test_a_hardened_runner_is_pid_1_and_its_stdout_is_its_own(workspace):
     """The check runner's seals go to its stdout: a process it starts cannot write there."""
     out = run_py(HARDENED_PID_1, workspace)
     assert out.stdout.splitlines() == ["genuine", "child: 2"], out.stdout
+
+
+def test_lanes_running_at_once_cannot_reach_each_other(tmp_path):
+    """Two lanes of one submission run side by side: neither can see, signal or write the
+    other's workspace, even knowing its host path."""
+    import threading
+
+    with Workspace.create(tmp_path / "lane0", 16 << 20) as a, Workspace.create(tmp_path / "lane1", 16 << 20) as b:
+        a.hand_over()
+        b.hand_over()
+        attack = (f"import os, glob\npaths = [{str(b.path)!r}, {str(tmp_path)!r}]\n"
+                  "print('seen', [p for p in paths if os.path.exists(p)])\n"
+                  "print('procs', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+                  f"try:\n    open({str(b.path / 'forged.npz')!r}, 'w').write('x')\n"
+                  "except OSError as e: print('blocked', e.strerror)")
+        victim = "import time\nopen('alive', 'w').write('1')\ntime.sleep(3)\nprint('victim done')"
+        outcomes = {}
+        runs = [threading.Thread(target=lambda: outcomes.update(b=run_py(victim, b))),
+                threading.Thread(target=lambda: outcomes.update(a=run_py(attack, a)))]
+        runs[0].start()
+        time.sleep(1)
+        runs[1].start()
+        for thread in runs:
+            thread.join()
+        assert "seen []" in outcomes["a"].stdout and "blocked" in outcomes["a"].stdout, outcomes["a"].stdout
+        assert "procs [1]" in outcomes["a"].stdout  # its own pid namespace: nothing of lane b
+        assert "victim done" in outcomes["b"].stdout
+        assert b.read_bytes("forged.npz", 10) is None
