@@ -111,7 +111,8 @@ def _sealed_bytes(workspace, name, suffix, seal, max_bytes):
 
 
 def read_result(name: str, workspace: Workspace, inputs: dict, expected: dict, outcome,
-                max_output_bytes: int = 64 << 20, seal=None, seed: int = DEFAULT_SEED) -> core.Result:
+                max_output_bytes: int = 64 << 20, seal=None, seed: int = DEFAULT_SEED,
+                score_budget_s: float = 20.0) -> core.Result:
     """Score one check from what the sandbox left in the workspace's outputs.
 
     ``seal`` is the runner's word on the check once it had ended
@@ -119,7 +120,9 @@ def read_result(name: str, workspace: Workspace, inputs: dict, expected: dict, o
     outputs that still match the seal (each file read once, its bytes hashed and
     parsed). Anything malformed scores 0 with a reason, never an error of the
     grader. A failed check whose outputs match a known mistake's says so
-    (``autograder.checks.diagnosis``; ``seed`` keys its cache).
+    (``autograder.checks.diagnosis``; ``seed`` keys its cache). The outputs meet
+    the check's declared schema before any trusted code reads them, and scoring
+    gets at most ``score_budget_s`` seconds (``core.score_within``).
     """
     if seal is None:  # the runner never finished this check: say how far it got
         started = _text(workspace, f"{OUTPUTS_DIR}/{name}.status", 1000) is not None
@@ -146,10 +149,10 @@ def read_result(name: str, workspace: Workspace, inputs: dict, expected: dict, o
         return core.Result(name, 0.0, f"your code ended the process ({info}) before the check could finish")
     try:
         got = load_outputs(result, max_output_bytes)
-        parts = REGISTRY[name].score(got, expected, inputs)
-    except Exception as exc:  # unreadable or malformed outputs
+    except ValueError as exc:  # unreadable or malformed outputs
         return core.error_result(name, core.describe_exception(exc))
-    return diagnosis.explain(core.score_parts(name, parts), got, inputs, expected, seed)
+    scored = core.score_within(REGISTRY[name], got, expected, inputs, score_budget_s)
+    return diagnosis.explain(scored, got, inputs, expected, seed)
 
 
 def grade_sandboxed(workspace: Workspace, names, limits, launcher: Launcher, seed: int = DEFAULT_SEED):
@@ -166,5 +169,5 @@ def grade_sandboxed(workspace: Workspace, names, limits, launcher: Launcher, see
     outcome = launcher.run("check_runner", args, workspace, run_limits)
     seals = read_seals(outcome.stdout)
     results = [read_result(name, workspace, *prepared[name], outcome, run_limits.max_file_bytes, seals.get(name),
-                           seed) for name in names]
+                           seed, limits.score_wall_s) for name in names]
     return results, outcome
