@@ -388,7 +388,9 @@ def test_notebook_choice_follows_what_each_notebook_imports():
     reference = reference_files(ASSIGNMENT)
     by_id = {case.id: case for case in corpus.CASES}
     gan_only = by_id["fn_infinite_loop"]
-    assert notebooks_for(gan_only, gan_only.build(dict(reference), None), reference) == ()
+    ctx = corpus.Context(token="t", secret="s", repo=ROOT, submissions=Path("/s"), out_root=Path("/o"),
+                         canary=Path("/c"), port=1, port2=2)
+    assert notebooks_for(gan_only, gan_only.build(dict(reference), ctx), reference) == ()
     assert notebooks_for(by_id["nb_sys_exit"], None, reference) == NOTEBOOKS
     edited = {**reference, corpus.THEORY_NB: b"{}"}
     assert notebooks_for(gan_only, edited, reference) == NOTEBOOKS

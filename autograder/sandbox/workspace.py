@@ -13,6 +13,7 @@ component opened relative to the folder's descriptor with O_NOFOLLOW, the last
 with O_NONBLOCK, a regular file by fstat, at most ``max_bytes`` read. A link,
 FIFO, socket or device planted there reads as absent.
 """
+import atexit
 import ctypes
 import itertools
 import os
@@ -26,6 +27,13 @@ BASE_UID = 1_000_000 + (os.getpid() % 1000) * 10_000  # 10,000 uids per grader p
 _uids = itertools.count()
 _uid_lock = threading.Lock()
 _libc = ctypes.CDLL(None, use_errno=True)
+_open_mounts = set()  # workspaces still mounted: unmounted at exit should a grading not close them
+
+
+@atexit.register
+def _unmount_leftovers():
+    for path in list(_open_mounts):
+        _libc.umount2(str(path).encode(), MNT_DETACH)
 
 
 class TooLarge(ValueError):
@@ -59,7 +67,9 @@ class Workspace:
         uid = next_uid()
         options = f"size={max_bytes},mode=0700,uid={uid},gid={uid},nr_inodes=100000"
         mounted = _libc.mount(b"lane", str(path).encode(), b"tmpfs", ctypes.c_ulong(2 | 4), options.encode()) == 0
-        if not mounted:
+        if mounted:
+            _open_mounts.add(path)
+        else:
             os.chown(path, uid, uid)
         return cls(path, uid, max_bytes, mounted)
 
@@ -121,6 +131,7 @@ class Workspace:
         """Unmount (everything the run left goes with it) or remove the folder."""
         if self.mounted:
             _libc.umount2(str(self.path).encode(), MNT_DETACH)
+            _open_mounts.discard(self.path)
             self.mounted = False
             try:
                 os.rmdir(self.path)
