@@ -80,10 +80,14 @@ def drop_privileges(uid):
 
 def main(plan):
     join_caps(plan)
+    binds = None
     if plan["uid"] is not None:
-        binds = stage_mounts(plan)
+        try:
+            binds = stage_mounts(plan)
+        except OSError as exc:  # no mount rights (a container without CAP_SYS_ADMIN): bind directly
+            print(f"enter: no private stage ({exc}); binding the sources directly", file=sys.stderr)
         drop_privileges(plan["uid"])
-    else:
+    if binds is None:
         binds = []
         for source, target, writable in plan["mounts"]:
             binds += ["--bind" if writable else "--ro-bind", source, target]

@@ -68,7 +68,8 @@ def run_child(check, io_dir):
         np.savez(outputs_dir / f"{check.name}.npz", **outputs)
         code = 0
     except BaseException as exc:  # SystemExit and KeyboardInterrupt too: all are the student's
-        (outputs_dir / f"{check.name}.error.txt").write_text(core.describe_exception(exc))
+        message = core.describe_exception(exc)  # may hold lone surrogates: escaped, not lost
+        (outputs_dir / f"{check.name}.error.txt").write_text(message, errors="backslashreplace")
         code = 1
     os._exit(code)
 
