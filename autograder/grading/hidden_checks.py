@@ -143,6 +143,9 @@ def read_result(name: str, workspace: Workspace, inputs: dict, expected: dict, o
     if error_changed or result_changed:
         return core.Result(name, 0.0, "not graded: this check's output was changed after the check "
                                       "had ended (by code that ran later)")
+    if error is not None and not error.strip():  # opened, never written: the disk was full then
+        why = "; ".join(outcome.limit_messages) or "was the disk full?"
+        return core.Result(name, 0.0, f"your code raised an error whose message could not be written ({why})")
     if error is not None:
         return core.error_result(name, error.decode("utf-8", "replace")[-4000:])
     if result is None:
