@@ -89,11 +89,6 @@ def resumed(path, out_dir) -> Grading | None:
     return grading if grading.fingerprint and grading.fingerprint == fingerprint(path) else None
 
 
-def already_graded(path, out_dir) -> bool:
-    """True when ``out_dir`` holds the reports of this very submission."""
-    return resumed(path, Path(out_dir)) is not None
-
-
 def crashed(path, out_dir, assignment, error: str) -> Grading:
     """The Grading of a submission whose grading or reporting failed: zero scores, the reason.
 

@@ -17,7 +17,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from autograder.sandbox.inside.notebook_runner import LOG_DIR, SEAL_PREFIX
+from autograder.sandbox.inside.notebook_runner import LOG_DIR
+from autograder.sandbox.inside.seal import NOTEBOOK_SEAL_PREFIX, sealed_lines
 from autograder.sandbox.launcher import Launcher
 from autograder.sandbox.limits import Outcome, RunLimits
 from autograder.sandbox.workspace import TooLarge, Workspace
@@ -54,18 +55,9 @@ def lane_plan(notebooks, limits, parameters, use_sandbox):
 
 
 def read_seals(stdout: str) -> dict:
-    """{notebook: last checked status} from the runner's seal lines (malformed ones skipped)."""
-    seals = {}
-    for line in stdout.splitlines():
-        if not line.startswith(SEAL_PREFIX):
-            continue
-        try:
-            status = json.loads(line[len(SEAL_PREFIX):])
-        except ValueError:
-            continue
-        if isinstance(status, dict) and isinstance(status.get("notebook"), str):
-            seals[status["notebook"]] = checked_status(status)
-    return seals
+    """{notebook: last checked status} from the runner's seal lines."""
+    return {name: checked_status(status) for name, status in sealed_lines(stdout, NOTEBOOK_SEAL_PREFIX,
+                                                                           "notebook").items()}
 
 
 def checked_status(status: dict) -> dict:

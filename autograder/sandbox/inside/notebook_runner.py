@@ -31,26 +31,7 @@ import time
 from pathlib import Path
 
 LOG_DIR = Path(".grader") / "notebooks"
-SEAL_PREFIX = "cs231n-notebook-seal "
 DROPPED_NOTE = "\n[output dropped: this notebook printed more than the grader keeps ({mb:g} MB)]\n"
-
-
-def file_digest(path):
-    """sha256 hex of the regular file ``path`` (None if absent or not a plain file)."""
-    import hashlib
-    import stat
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None
-        digest = hashlib.sha256()
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def private_report_channel():
@@ -67,7 +48,9 @@ def private_report_channel():
 
 def report(channel, notebook, status):
     """One seal line for ``notebook`` on the private channel."""
-    os.write(channel, (SEAL_PREFIX + json.dumps({"notebook": notebook, **status}) + "\n").encode())
+    from autograder.sandbox.inside.seal import NOTEBOOK_SEAL_PREFIX
+
+    os.write(channel, (NOTEBOOK_SEAL_PREFIX + json.dumps({"notebook": notebook, **status}) + "\n").encode())
 
 
 # ---------------------------------------------------------------------------
@@ -176,6 +159,7 @@ def run_notebook(notebook, plan, engine, whole_namespace):
 
 
 def main(plan):
+    from autograder.sandbox.inside.seal import file_digest
     from autograder.sandbox.inside.sweep import harden_runner, kill_strays, own_pid_namespace
 
     harden_runner()
@@ -188,7 +172,7 @@ def main(plan):
         report(channel, notebook, {"state": "started"})
         status = run_notebook(notebook, plan, engine, whole_namespace)
         kill_strays(whole_namespace)  # before the seal: nothing of the notebook runs any more
-        status["sha256"] = file_digest(Path(plan["executed_dir"]) / notebook)
+        status["sha256"] = file_digest(Path(plan["executed_dir"]) / notebook)  # None if not a plain file
         report(channel, notebook, status)
 
 

@@ -14,6 +14,7 @@ import os
 import stat
 
 SEAL_PREFIX = "cs231n-check-seal "
+NOTEBOOK_SEAL_PREFIX = "cs231n-notebook-seal "  # the notebook runner's, keyed by "notebook"
 SEALED_SUFFIXES = (".npz", ".error.txt")
 
 
@@ -40,16 +41,23 @@ def seal_line(outputs_dir, name, status):
     return SEAL_PREFIX + json.dumps({"check": name, **status, "files": files})
 
 
-def read_seals(stdout):
-    """{check name: seal dict} from the runner's stdout (malformed lines are skipped)."""
+def sealed_lines(stdout, prefix, key):
+    """{value of ``key``: seal dict} of every line of ``stdout`` starting with ``prefix``
+    (malformed lines are skipped; a later seal for the same key wins)."""
     seals = {}
     for line in stdout.splitlines():
-        if not line.startswith(SEAL_PREFIX):
+        if not line.startswith(prefix):
             continue
         try:
-            seal = json.loads(line[len(SEAL_PREFIX):])
+            seal = json.loads(line[len(prefix):])
         except ValueError:
             continue
-        if isinstance(seal, dict) and isinstance(seal.get("check"), str) and isinstance(seal.get("files"), dict):
-            seals[seal["check"]] = seal
+        if isinstance(seal, dict) and isinstance(seal.get(key), str):
+            seals[seal[key]] = seal
     return seals
+
+
+def read_seals(stdout):
+    """{check name: seal dict} from the check runner's stdout."""
+    return {name: seal for name, seal in sealed_lines(stdout, SEAL_PREFIX, "check").items()
+            if isinstance(seal.get("files"), dict)}
