@@ -5,7 +5,7 @@ Each attack is written so that it would EARN points if it got through: the
 wrapped function answers correctly only when the attack succeeded, so the
 covering check scores 0 exactly when the defence holds.
 """
-from hostile.cases import GAN, THEORY, THEORY_NB, Case, notebook_cell, wrap
+from hostile.cases import GAN, THEORY, THEORY_NB, Case, chain, notebook_cell, wrap
 
 # Earns the check's points only if anything outside the allow-list is readable.
 READ_HOST = """
@@ -38,6 +38,31 @@ os.symlink("/usr/lib", "executed")
 os.mkfifo(".grader/notebooks/fifo")
 """
 
+# From a notebook lane, reach the check lane of the same submission (its host path is
+# known: <out>/<id>/.work/lane<k>) and forge the broken check's output, plant a FIFO
+# at its error file and a link at its outputs folder, for 15 s (under the per-cell limit).
+LANE_RACE = """
+import glob, os, time
+forged = []
+deadline = time.monotonic() + 15
+while time.monotonic() < deadline and not forged:
+    for lane in glob.glob("@OUT@/priv_lane_race/.work/lane*") + glob.glob("../lane*"):
+        outputs = os.path.join(lane, ".grader/io/outputs")
+        try:
+            os.mkfifo(os.path.join(outputs, "step_rnn_impossible.error.txt"))
+            forged.append(lane)
+        except OSError:
+            pass
+        try:
+            os.replace(outputs, outputs + ".old")
+            os.symlink("/etc", outputs)
+            forged.append(lane)
+        except OSError:
+            pass
+    time.sleep(0.5)
+print("reached other lanes:", forged)
+"""
+
 CASES = [
     Case("priv_reads_host_files", "one_unit_step_rnn_can_compute answers only if /etc/shadow, /root, the canary, "
          "the submissions, the output or the repository is readable", "allow-list mounts, own unprivileged uid",
@@ -51,4 +76,10 @@ CASES = [
          "/usr/lib and plants a FIFO", "reads without links (Workspace.read_bytes)",
          build=notebook_cell(THEORY_NB, SWAP_EXECUTED), breaks=(), isolated=True,
          notebooks={THEORY_NB: "failed|not kept|raised|changed"}),
+    Case("priv_lane_race", "one_unit_step_rnn_can_compute is broken; the theory notebook spends 15 s trying "
+         "to reach the check lane (by its host path and as a sibling folder) to plant a FIFO and swap its "
+         "outputs folder for a link", "one workspace per lane, allow-list mounts",
+         build=chain(wrap(THEORY, "one_unit_step_rnn_can_compute", "", "return None"),
+                     notebook_cell(THEORY_NB, LANE_RACE)),
+         breaks=(f"{THEORY}:one_unit_step_rnn_can_compute",)),
 ]
