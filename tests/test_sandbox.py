@@ -289,3 +289,26 @@ def test_lanes_running_at_once_cannot_reach_each_other(tmp_path):
         assert "procs [1]" in outcomes["a"].stdout  # its own pid namespace: nothing of lane b
         assert "victim done" in outcomes["b"].stdout
         assert b.read_bytes("forged.npz", 10) is None
+
+
+def test_lane_filesystems_of_a_killed_grader_are_reaped(tmp_path):
+    """A grader killed with SIGKILL cannot unmount its lanes; the next one does."""
+    if not privileged():
+        pytest.skip("only root mounts lane filesystems")
+    import ctypes
+
+    from autograder.sandbox import workspace as workspace_mod
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    target = tmp_path / "stale"
+    target.mkdir()
+    source = workspace_mod.MOUNT_SOURCE.format(pid=dead.pid).encode()
+    assert ctypes.CDLL(None).mount(source, str(target).encode(), b"tmpfs", 0, b"size=1m") == 0
+    mine = tmp_path / "mine"
+    with Workspace.create(mine, 1 << 20) as live:
+        removed = workspace_mod.reap_stale_mounts()
+        assert str(target) in removed
+        assert str(live.path) not in removed  # this process is alive: its lane stays
+        assert os.path.ismount(live.path)
+    assert not os.path.ismount(target)
