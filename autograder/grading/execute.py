@@ -46,7 +46,7 @@ class NotebookRun:
     executed: Path = None
 
 
-def lane_plan(notebooks, limits, parameters, use_sandbox):
+def lane_plan(notebooks, limits, parameters: dict, use_sandbox: bool) -> dict:
     """What the runner needs, passed on its command line (no file to tamper with)."""
     return {"notebooks": list(notebooks), "parameters": dict(parameters),
             "cell_wall_s": limits.cell_wall_s, "notebook_wall_s": limits.notebook_wall_s,
@@ -73,7 +73,7 @@ def checked_status(status: dict) -> dict:
             "sha256": status.get("sha256") if isinstance(status.get("sha256"), str) else None}
 
 
-def executed_bytes(workspace, notebook, sha256, max_bytes):
+def executed_bytes(workspace: Workspace, notebook: str, sha256, max_bytes: int) -> tuple:
     """The executed notebook as the runner sealed it, or (None, why not)."""
     try:
         data = workspace.read_bytes(f"{EXECUTED_DIR}/{notebook}", max_bytes)
@@ -112,7 +112,7 @@ def _runner_failure(workspace: Workspace, outcome: Outcome) -> str:
 
 
 def execute_notebooks(workspace: Workspace, notebooks, limits, launcher: Launcher, data=(),
-                      parameters=FAST_PARAMETERS, threads: int = 1) -> list:
+                      parameters=FAST_PARAMETERS, threads: int = 1) -> list[NotebookRun]:
     """Run ``notebooks`` (names in the workspace) one after another in the sandbox.
 
     ``limits``: an ``autograder.assignment.Limits``; ``data``: (source, relative

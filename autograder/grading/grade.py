@@ -71,7 +71,7 @@ def fingerprint(path) -> str:
     return digest.hexdigest()
 
 
-def notebooks_to_run(assignment, options):
+def notebooks_to_run(assignment, options: Options) -> list:
     """The parts whose notebooks this grading executes, in the assignment's order."""
     if not options.execute_notebooks:
         return []
@@ -79,12 +79,12 @@ def notebooks_to_run(assignment, options):
     return [part for part in assignment.parts.values() if wanted is None or part.notebook in wanted]
 
 
-def threads_per_lane(lanes_at_once):
+def threads_per_lane(lanes_at_once: int) -> int:
     """Math threads each lane may use when ``lanes_at_once`` lanes share this machine's cores."""
     return max(1, (os.cpu_count() or 1) // max(1, lanes_at_once))
 
 
-def lane_tasks(assignment, options):
+def lane_tasks(assignment, options: Options) -> dict:
     """{task: expected seconds}: the hidden checks and every notebook to execute."""
     seconds = assignment.expected_seconds
     tasks = {HIDDEN_CHECKS: seconds.get(HIDDEN_CHECKS, 1.0)}

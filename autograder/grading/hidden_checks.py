@@ -21,7 +21,7 @@ from autograder.checks.local import DEFAULT_SEED
 from autograder.checks.local import prepared as inputs_and_expected
 from autograder.sandbox.inside.seal import read_seals
 from autograder.sandbox.launcher import Launcher
-from autograder.sandbox.limits import RunLimits
+from autograder.sandbox.limits import Outcome, RunLimits
 from autograder.sandbox.workspace import TooLarge, Workspace
 
 IO_DIR = ".grader/io"
@@ -29,7 +29,7 @@ INPUTS_DIR = f"{IO_DIR}/inputs"
 OUTPUTS_DIR = f"{IO_DIR}/outputs"
 
 
-def prepare_io(workdir, names, seed, check_wall_s):
+def prepare_io(workdir, names, seed: int, check_wall_s: float) -> dict:
     """Write order.json and every check's inputs under ``workdir/.grader/io``.
 
     Returns {name: (inputs, expected)}; expected values stay here.
@@ -158,7 +158,8 @@ def read_result(name: str, workspace: Workspace, inputs: dict, expected: dict, o
     return diagnosis.explain(scored, got, inputs, expected, seed)
 
 
-def grade_sandboxed(workspace: Workspace, names, limits, launcher: Launcher, seed: int = DEFAULT_SEED):
+def grade_sandboxed(workspace: Workspace, names, limits, launcher: Launcher,
+                    seed: int = DEFAULT_SEED) -> tuple[list, Outcome]:
     """Run the checks ``names`` on the student files staged in ``workspace``.
 
     ``limits`` is an ``autograder.assignment.Limits``. The workspace must not have

@@ -7,7 +7,7 @@ the best possible finish time). Tasks keep their lane's order.
 """
 
 
-def plan_lanes(costs, lanes):
+def plan_lanes(costs: dict, lanes: int) -> list[list]:
     """Split ``costs`` ({task: seconds}) over at most ``lanes`` lanes.
 
     Returns a list of non-empty lists of tasks; ties keep the given order.

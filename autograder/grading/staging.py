@@ -68,7 +68,7 @@ def notebook_refusal(intake, name, limits) -> str | None:
     return None
 
 
-def data_mounts(workdir, data_root=ROOT):
+def data_mounts(workdir, data_root=ROOT) -> list[tuple]:
     """(source, relative target) read-only binds of the instructor's data into ``workdir``.
 
     Creates the empty mount points; skips data that does not exist.

@@ -67,7 +67,7 @@ class CgroupV1:
                     time.sleep(0.05)
 
 
-def make_cgroup(memory_bytes: int, max_processes: int):
+def make_cgroup(memory_bytes: int, max_processes: int) -> "CgroupV1 | None":
     """A fresh CgroupV1, or None where none can be made (no v1 hierarchy, no rights)."""
     try:
         return CgroupV1.create(memory_bytes, max_processes)

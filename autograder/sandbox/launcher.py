@@ -56,7 +56,7 @@ class SandboxUnavailable(RuntimeError):
     """bubblewrap cannot be used on this machine."""
 
 
-def bwrap_path():
+def bwrap_path() -> str | None:
     """Path of the bwrap binary, or None."""
     return shutil.which("bwrap")
 
