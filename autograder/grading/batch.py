@@ -4,8 +4,8 @@ Each submission is graded into ``<out>/<id>/`` by ``grade.grade_one`` in its own
 worker thread (the heavy work runs in sandboxed subprocesses, so threads use
 every core). A submission whose ``grading.json`` already records the same
 fingerprint is not graded again unless ``force``: its Grading is loaded back
-from that file. The sandbox of each submission hides the submissions folder and
-the output folder, so no submission can read another's files or results.
+from that file. No submission can read another's files or results: the sandbox
+sees only its allow-list (sandbox/mounts.py), never the submissions or outputs.
 Afterwards: ``gradebook.csv`` and ``summary.html`` with a histogram of total
 scores, both rendered from the Gradings.
 

@@ -26,6 +26,7 @@ from autograder.grading.execute import execute_notebooks
 from autograder.grading.integrity import integrity_flags
 from autograder.grading.lanes import plan_lanes
 from autograder.grading.result import Grading
+from autograder.sandbox import mounts
 from autograder.sandbox.launcher import Launcher
 from autograder.sandbox.workspace import Workspace
 
@@ -158,7 +159,8 @@ def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
 def without_work_paths(data: bytes, roots) -> bytes:
     """An executed notebook's bytes without the work folders and the Python
     installation's paths (tracebacks name files by absolute path)."""
-    for root in sorted({str(Path(r).resolve()) for r in roots} | {"/submission", "/grader"}, key=len, reverse=True):
+    inside = {mounts.SANDBOX_WORK, mounts.GRADER_ROOT}  # the same folders as the sandbox names them
+    for root in sorted({str(Path(r).resolve()) for r in roots} | inside, key=len, reverse=True):
         data = data.replace(root.encode() + b"/", b"")
     for prefix in {sys.prefix, sys.base_prefix}:
         data = data.replace(prefix.rstrip("/").encode() + b"/", b"<python>/")

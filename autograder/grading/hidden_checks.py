@@ -11,7 +11,6 @@ solutions, is not in the sandbox's view at all.
 import hashlib
 import io
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +33,7 @@ def prepare_io(workdir, names, seed: int, check_wall_s: float) -> dict:
 
     Returns {name: (inputs, expected)}; expected values stay here.
     """
-    io_dir = Path(workdir) / IO_DIR
-    if io_dir.exists():
-        shutil.rmtree(io_dir)
+    io_dir = Path(workdir) / IO_DIR  # in a fresh workspace: nothing there yet
     (io_dir / "inputs").mkdir(parents=True)
     prepared = {}
     for name in names:

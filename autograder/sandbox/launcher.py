@@ -163,12 +163,10 @@ class Launcher:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(source)
         plan = {"bwrap": None, "cgroup_procs": cgroup.procs_files if cgroup else [],
-                "rlimits": _rlimits(limits, cgroup, own_uid=False), "uid": None}
+                "rlimits": _rlimits(limits, cgroup, own_uid=False), "uid": None, "command": list(command)}
         run_env = dict(BASE_ENV, HOME=str(workspace.path), **(env or {}))
         run_env["PATH"] = os.environ.get("PATH", BASE_ENV["PATH"])
-        code = ("import json,sys,runpy;sys.path.insert(0,sys.argv[1]);import enter;p=json.loads(sys.argv[2]);"
-                "enter.join_caps(p);import os;os.execv(sys.argv[3],sys.argv[3:])")
-        return [sys.executable, "-I", "-c", code, str(ENTER.parent), json.dumps(plan), *command], run_env
+        return [sys.executable, "-I", str(ENTER), json.dumps(plan)], run_env
 
 
 def _rlimits(limits, cgroup, own_uid):

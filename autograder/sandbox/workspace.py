@@ -15,6 +15,7 @@ FIFO, socket or device planted there reads as absent.
 """
 import atexit
 import ctypes
+import errno
 import itertools
 import os
 import shutil
@@ -139,8 +140,8 @@ class Workspace:
             return data
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except OSError as exc:  # ELOOP: a link where a name was expected
-            if exc.errno in (40,):
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a link where a name was expected
                 return None
             raise
         finally:
