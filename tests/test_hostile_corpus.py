@@ -11,11 +11,13 @@ memory stayed bounded.
 Which notebooks each submission runs (``notebooks_for``): a notebook run can
 only differ from the reference's when the notebook itself, or a student file
 its code imports (directly or through other cs231n modules), differs from the
-reference. So a case that edits only student files runs only the notebooks
-that import one of them (an attack on gan_pytorch.py runs none of the two,
-one on rnn_theory.py only the theory notebook); a case that edits a notebook,
-adds or removes any file, or attacks the archive itself (``raw``) runs every
-notebook, and so does the reference. Cases with the same notebook choice share
+reference. So a case that edits only student files and notebooks runs only the
+notebooks it edits and those that import an edited file (an attack on
+gan_pytorch.py runs none of the two, one on rnn_theory.py or in a theory
+notebook cell only the theory notebook). A case that adds or removes any file,
+attacks the archive itself (``raw``), or aims at another notebook's run or
+executed copy (``all_notebooks``) runs every notebook, and so does the
+reference. Cases with the same notebook choice share
 one ``grade_batch`` call; every call sees the same submissions folder (all
 zips stay in it, beside the canary) and the same output folder, so the
 sandbox hides the same places as one batch would. This halves the notebook
@@ -57,7 +59,7 @@ ASSIGNMENT = load_assignment()
 RELEASE = ROOT / "release"
 NOTEBOOKS = ("RNN_Captioning.ipynb", "RNN_LSTM_Theory.ipynb")
 TIGHT = dataclasses.replace(ASSIGNMENT, limits=dataclasses.replace(
-    ASSIGNMENT.limits, cell_wall_s=20, notebook_wall_s=60, check_wall_s=10, checks_wall_s=150, memory_mb=2048,
+    ASSIGNMENT.limits, cell_wall_s=12, notebook_wall_s=60, check_wall_s=5, checks_wall_s=150, memory_mb=2048,
     max_disk_mb=200))
 GUARDED = ("cs231n", "autograder", "assignment", "release")
 
@@ -116,12 +118,13 @@ REACH = {notebook: notebook_reach(notebook) for notebook in NOTEBOOKS}
 def notebooks_for(case, files, reference):
     """The notebooks ``case``'s submission must run (see the module's docstring).
     ``files``: its built files, None for a ``raw`` case."""
-    if files is None:
+    if files is None or case.all_notebooks or set(files) != set(reference):
         return NOTEBOOKS
-    changed = {p for p in set(files) | set(reference) if files.get(p) != reference.get(p)}
-    if not changed or not changed <= set(ASSIGNMENT.student_files):
+    changed = {p for p in files if files[p] != reference[p]}
+    editable = set(ASSIGNMENT.student_files) | {part.notebook for part in ASSIGNMENT.parts.values()}
+    if not changed or not changed <= editable:
         return NOTEBOOKS
-    return tuple(nb for nb in NOTEBOOKS if REACH[nb] & changed or nb in case.notebooks)
+    return tuple(nb for nb in NOTEBOOKS if nb in changed or REACH[nb] & changed or nb in case.notebooks)
 
 
 def tree_hashes(paths):
@@ -393,8 +396,11 @@ def test_notebook_choice_follows_what_each_notebook_imports():
     assert notebooks_for(gan_only, gan_only.build(dict(reference), ctx), reference) == ()
     assert notebooks_for(by_id["nb_sys_exit"], None, reference) == NOTEBOOKS
     edited = {**reference, corpus.THEORY_NB: b"{}"}
-    assert notebooks_for(gan_only, edited, reference) == NOTEBOOKS
+    assert notebooks_for(gan_only, edited, reference) == (corpus.THEORY_NB,)
+    assert notebooks_for(by_id["nb_tamper_outputs"], by_id["nb_tamper_outputs"].build(dict(reference), ctx),
+                         reference) == NOTEBOOKS
     assert notebooks_for(gan_only, {**reference, "cs231n/extra.py": b""}, reference) == NOTEBOOKS
+    assert notebooks_for(gan_only, {k: v for k, v in reference.items() if k != corpus.GAN}, reference) == NOTEBOOKS
 
 
 def test_grader_files_hidden_data_and_submissions_are_unchanged(run):

@@ -17,6 +17,9 @@ Each ``Case`` says how to make its submission and what grading it must get:
 - ``output``: regexes results.json's ``output`` must match; ``messages``:
   {check: regex} for that check's message; ``flags``: regexes each matched by
   an integrity flag; ``notebooks``: {notebook: regex} for its run message.
+- ``all_notebooks``: the attack aims at another notebook's run or executed copy,
+  so the corpus test runs every notebook for it (otherwise it runs only those
+  the edit can change; see tests/test_hostile_corpus.py, ``notebooks_for``).
 - ``defence``: the layer that is meant to stop it (the corpus test counts them).
 - ``xfail``: the case shows an attack that still gets through; the reason says
   what would fix it (the test marks it ``xfail(strict=True)``).
@@ -73,6 +76,7 @@ class Case:
     messages: dict = dataclasses.field(default_factory=dict)
     flags: tuple = ()
     notebooks: dict = dataclasses.field(default_factory=dict)
+    all_notebooks: bool = False
     xfail: str = ""
 
 
@@ -724,7 +728,7 @@ CASES = [
                              "lambda p: os.symlink('@CANARY@', p)), ('executed/RNN_LSTM_Theory.ipynb', "
                              "lambda p: os.symlink('/dev/zero', p))):\n"
                              "    try:\n        os.remove(name)\n    except OSError:\n        pass\n"
-                             "    make(name)\nos._exit(0)")),
+                             "    make(name)\nos._exit(0)"), all_notebooks=True),
     Case("nb_xss_image", "a theory notebook cell shows a 'PNG' that breaks out of the img tag",
          "strict PNG check in the feedback page", build=notebook_cell(THEORY_NB, XSS_IMAGE)),
     # --- the archive itself ---

@@ -75,11 +75,11 @@ CASES = [
     Case("priv_swap_executed_folder", "the theory notebook replaces the executed-notebook folder by a link to "
          "/usr/lib and plants a FIFO", "reads without links (Workspace.read_bytes)",
          build=notebook_cell(THEORY_NB, SWAP_EXECUTED), breaks=(), isolated=True,
-         notebooks={THEORY_NB: "failed|not kept|raised|changed"}),
+         notebooks={THEORY_NB: "failed|not kept|raised|changed"}, all_notebooks=True),
     Case("priv_lane_race", "one_unit_step_rnn_can_compute is broken; the theory notebook spends 15 s trying "
          "to reach the check lane (by its host path and as a sibling folder) to plant a FIFO and swap its "
          "outputs folder for a link", "one workspace per lane, allow-list mounts",
          build=chain(wrap(THEORY, "one_unit_step_rnn_can_compute", "", "return None"),
                      notebook_cell(THEORY_NB, LANE_RACE)),
-         breaks=(f"{THEORY}:one_unit_step_rnn_can_compute",)),
+         breaks=(f"{THEORY}:one_unit_step_rnn_can_compute",), all_notebooks=True),
 ]
