@@ -4,6 +4,7 @@
     python -m autograder demo [--out DIR]                 build, make 3 demo submissions, grade
     python -m autograder release [--out DIR]              build the student kit
     python -m autograder nbgrader-course [--out DIR]      stage a course folder for nbgrader
+    python -m autograder nbgrader-autograde NAME --course DIR   grade an nbgrader course into its gradebook
     python -m autograder gradescope [--out ZIP]           build Gradescope's autograder zip
 """
 import argparse
@@ -53,12 +54,24 @@ def score_table(assignment, gradings) -> str:
 
 def cmd_grade(args):
     from autograder.grading.batch import grade_all
+    from autograder.grading.manual import ManualScoresError, read_manual_scores
     if not _require_sandbox_or_permission(args):
         return 2
-    gradings = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
-                         options=_grade_options(args))
-    print(score_table(load_assignment(), gradings))
-    print(f"\nReports in {Path(args.out).resolve()} (gradebook.csv, summary.html, <submission>/feedback.html)")
+    assignment = load_assignment()
+    try:
+        given = read_manual_scores(args.manual, assignment) if args.manual else None
+        gradings = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
+                             options=_grade_options(args), manual_scores=given)
+    except ManualScoresError as exc:
+        print(f"grade: --manual: {exc}", file=sys.stderr)
+        return 1
+    print(score_table(assignment, gradings))
+    out = Path(args.out).resolve()
+    print(f"\nReports in {out} (gradebook.csv, summary.html, <submission>/feedback.html).")
+    if assignment.manual:
+        print(f"Written answers ({assignment.manual_points():g} points) are graded by hand: "
+              f"{out / 'written_answers' / 'index.html'} shows them by question with the mark schemes "
+              f"(staff only); enter points in {out / 'manual_scores.csv'} and grade again with --manual.")
     return 0
 
 
@@ -94,6 +107,27 @@ def cmd_nbgrader_course(args):
     return 0
 
 
+def cmd_nbgrader_autograde(args):
+    from autograder.grading.nbgrader_course import CourseError, grade_course
+    if not _require_sandbox_or_permission(args):
+        return 2
+    assignment = load_assignment()
+    if args.assignment != assignment.name:
+        raise SystemExit(f"nbgrader-autograde: this kit grades {assignment.name}, not {args.assignment}")
+    try:
+        gradings = grade_course(args.course, assignment, args.student, workers=args.workers, force=args.force,
+                                options=_grade_options(args), db_url=args.db_url)
+    except CourseError as exc:
+        print(f"nbgrader-autograde: {exc}", file=sys.stderr)
+        return 1
+    print(score_table(assignment, gradings))
+    course = Path(args.course).resolve()
+    print(f"\nautograded/<student>/{assignment.name}/ and the gradebook are written in {course}; "
+          f"the grader's reports are in {course / 'graded' / assignment.name}. Written answers "
+          f"({assignment.manual_points():g} points) wait for formgrader.")
+    return 0
+
+
 def cmd_gradescope(args):
     from autograder.release.gradescope import build_gradescope_zip
     path = build_gradescope_zip(Path(args.out).resolve())
@@ -119,6 +153,8 @@ def main(argv=None):
     g.add_argument("--out", required=True, help="output folder")
     g.add_argument("--release", default=str(ROOT / "release"), help="the student kit to stage from")
     g.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    g.add_argument("--manual", metavar="CSV", help="points given by hand: a filled-in manual_scores.csv "
+                                                  "(the batch writes its template); merged into every report")
     grading_flags(g)
     g.set_defaults(func=cmd_grade)
 
@@ -134,6 +170,18 @@ def main(argv=None):
     n = sub.add_parser("nbgrader-course", help="stage an nbgrader course folder to grade with nbgrader")
     n.add_argument("--out", default=str(ROOT / "out" / "nbgrader_course"))
     n.set_defaults(func=cmd_nbgrader_course)
+
+    a = sub.add_parser("nbgrader-autograde", help="grade an nbgrader course's submissions into its "
+                                                  "autograded folders and gradebook, in the sandbox")
+    a.add_argument("assignment", help="the assignment's name in the course")
+    a.add_argument("--course", required=True, help="the nbgrader course folder (holding submitted/)")
+    a.add_argument("--student", nargs="+", help="grade only these students")
+    a.add_argument("--db-url", default=None, help="the gradebook (default: the course's nbgrader_config.py, "
+                                                  "else sqlite:///COURSE/gradebook.db)")
+    a.add_argument("--release", default=str(ROOT / "release"), help="the student kit to stage from")
+    a.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    grading_flags(a)
+    a.set_defaults(func=cmd_nbgrader_autograde)
 
     s = sub.add_parser("gradescope", help="build the Gradescope autograder zip")
     s.add_argument("--out", default=str(ROOT / "out" / "gradescope_autograder.zip"))

@@ -87,6 +87,10 @@ class Assignment:
     def auto_points(self, part_id=None):
         return sum(c.points for c in self.checks.values() if part_id in (None, c.part))
 
+    def manual_points(self, part_id=None):
+        """Points graded by hand (written answers), of one part or of all."""
+        return sum(m.points for m in self.manual.values() if part_id in (None, m.part))
+
 
 def _require(table, key, where, kind):
     """``table[key]``, or AssignmentError naming the entry when absent or mistyped."""

@@ -333,6 +333,10 @@ def test_score_table_and_gradebook_row_come_from_the_grading():
     grading.results["rnn_step_forward"].fraction = 0.5
     table = score_table(FULL, {"s": grading}).splitlines()
     assert table[2].split() == ["s", "1", *["0"] * (len(FULL.parts) - 1), "1"]
-    row = batch.gradebook_row("s", FULL, grading)
-    assert row[1] == grading.total(FULL) == 1.0 and row[2:2 + len(FULL.parts)] == \
-           [earned for earned, _ in grading.part_scores(FULL).values()]
+    grading.manual = {next(iter(FULL.manual)): 2.0}
+    row = dict(zip(batch.GRADEBOOK_COLUMNS, batch.gradebook_row("s", FULL, grading)))
+    assert (row["automatic"], row["manual"], row["total"]) == (1.0, 2.0, 3.0) == \
+           (grading.total(FULL), grading.manual_earned(FULL), grading.grand_total(FULL))
+    assert row["manual_pending"] == len(FULL.manual) - 1
+    parts = batch.gradebook_row("s", FULL, grading)[len(batch.GRADEBOOK_COLUMNS):][:len(FULL.parts)]
+    assert parts == [earned for earned, _ in grading.part_scores(FULL).values()]

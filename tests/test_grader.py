@@ -86,7 +86,9 @@ def test_gradebook_and_summary(batch):
     rows = list(csv.DictReader(open(out / "gradebook.csv")))
     main = {k: v for k, v in results.items() if k != "one_bug"}
     assert sorted(r["submission"] for r in rows) == sorted(main)
-    assert {r["submission"]: float(r["total"]) for r in rows} == {k: v["score"] for k, v in main.items()}
+    assert {r["submission"]: float(r["automatic"]) for r in rows} == {k: v["score"] for k, v in main.items()}
+    assert all(float(r["total"]) == float(r["automatic"]) and r["manual_pending"] == str(len(ASSIGNMENT.manual))
+               for r in rows), "no points given by hand yet: every written answer pending"
     assert "data:image/png;base64," in (out / "summary.html").read_text()
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.assignment import load_assignment
-from autograder.grading import report
+from autograder.grading import manual, report
 from autograder.grading.grade import Options, fingerprint, grade_one, threads_per_lane
 from autograder.grading.result import Grading, clean_text
 
@@ -52,11 +52,15 @@ def submission_id(path) -> str:
     return sid.lstrip("._-").rstrip("._") or "submission"
 
 
-def assign_ids(submissions) -> dict[str, Path]:
-    """{id: path}: ids unique case-insensitively and never one of the batch's own files."""
+def assign_ids(submissions, name_of=None) -> dict[str, Path]:
+    """{id: path}: ids unique case-insensitively and never one of the batch's own files.
+
+    Each id comes from the submission's own name, or from ``name_of(path)`` (an
+    nbgrader course names a submission by its student's folder).
+    """
     ids, taken = {}, {name.casefold() for name in RESERVED_IDS}
     for path in submissions:
-        base = submission_id(path)
+        base = submission_id(name_of(path) if name_of else path)
         sid, number = base, 1
         while sid.casefold() in taken:
             number += 1
@@ -105,17 +109,29 @@ def crashed(path, out_dir, assignment, error: str) -> Grading:
 
 
 def grade_all(paths, out_root, workers: int | None = None, force: bool = False, options: Options = Options(),
-              progress: bool = True, assignment=None) -> dict[str, Grading]:
+              progress: bool = True, assignment=None, manual_scores=None) -> dict[str, Grading]:
     """Grade every submission under ``paths`` into ``out_root``; return {id: Grading}.
 
     ``assignment`` defaults to assignment/assignment.toml's (tests pass one with
-    tighter limits). gradebook.csv and summary.html are always written.
+    tighter limits). ``manual_scores``: {id: {grade id: points}} given by hand
+    (``manual.read_manual_scores``), merged into every report. gradebook.csv,
+    summary.html, manual_scores.csv and the written-answer pages are always written.
     """
+    return grade_named(assign_ids(find_submissions(paths)), out_root, workers, force, options, progress,
+                       assignment, manual_scores)
+
+
+def grade_named(ids: dict[str, Path], out_root, workers: int | None = None, force: bool = False,
+                options: Options = Options(), progress: bool = True, assignment=None,
+                manual_scores=None) -> dict[str, Grading]:
+    """``grade_all`` for submissions already named: ``ids`` maps each id (a folder
+    name under ``out_root``, as ``assign_ids`` makes them) to its zip or folder."""
     assignment = assignment or load_assignment()
+    unknown = sorted(set(manual_scores or {}) - set(ids))
+    if unknown:  # before any grading: a typo must not cost a TA's scores silently
+        raise manual.ManualScoresError(f"manual scores for submissions not in this batch: {', '.join(unknown)}")
     out_root = Path(out_root).resolve()
     out_root.mkdir(parents=True, exist_ok=True)
-    submissions = find_submissions(paths)
-    ids = assign_ids(submissions)
     workers = workers or os.cpu_count() or 1
     jobs = options.jobs if len(ids) > 1 else max(options.jobs, workers)
     threads = options.threads or threads_per_lane(min(workers, max(1, len(ids))) * jobs)
@@ -139,10 +155,30 @@ def grade_all(paths, out_root, workers: int | None = None, force: bool = False, 
                 gradings[sid] = grading
                 bar.update(1)
             bar.close()
+        if manual_scores is not None:
+            merge_manual(out_root, assignment, gradings, manual_scores)
     finally:
-        write_gradebook(out_root, assignment, gradings)
-        write_summary(out_root, assignment, gradings)
+        write_batch_files(out_root, assignment, gradings)
     return gradings
+
+
+def write_batch_files(out_root, assignment, gradings: dict[str, Grading]) -> None:
+    """The batch's own files: gradebook.csv, summary.html, manual_scores.csv and the
+    written-answer pages (manual.py)."""
+    write_gradebook(out_root, assignment, gradings)
+    write_summary(out_root, assignment, gradings)
+    if assignment.manual:
+        manual.write_manual_template(out_root, assignment, gradings)
+        manual.write_answer_pages(out_root, assignment, gradings)
+
+
+def merge_manual(out_root, assignment, gradings: dict[str, Grading], scores) -> None:
+    """Give each Grading the points given by hand ({id: {grade id: points}}; absent: pending),
+    and render its reports again with them."""
+    for sid, grading in gradings.items():
+        if grading.manual != scores.get(sid, {}):
+            grading.manual = dict(scores.get(sid, {}))
+            report.write_reports(out_root / sid, assignment, grading)
 
 
 def grade_batch(paths, out_root, workers: int | None = None, force: bool = False, options: Options = Options(),
@@ -159,19 +195,25 @@ def csv_cell(text) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+GRADEBOOK_COLUMNS = ("submission", "automatic", "manual", "total", "manual_pending")
+
+
 def gradebook_row(sid: str, assignment, grading: Grading) -> list:
-    """One gradebook row: id, total, per-part automatic points, problems, grader error (its last line)."""
+    """One gradebook row: id; automatic points, points given by hand so far, their sum,
+    how many written answers are still pending; per-part automatic points; problems;
+    grader error (its last line)."""
     error = grading.grader_error.strip().splitlines()[-1:] if grading.grader_error else []
-    return [csv_cell(sid), grading.total(assignment),
+    return [csv_cell(sid), grading.total(assignment), grading.manual_earned(assignment),
+            grading.grand_total(assignment), len(grading.manual_pending(assignment)),
             *[earned for earned, _ in grading.part_scores(assignment).values()],
             csv_cell("; ".join(grading.problems)), csv_cell(error[0] if error else "")]
 
 
 def write_gradebook(out_root, assignment, gradings: dict[str, Grading]) -> None:
-    """gradebook.csv: one row per submission, total and per-part automatic points."""
+    """gradebook.csv: one row per submission (``gradebook_row``)."""
     with open(Path(out_root) / GRADEBOOK, "w", newline="", encoding="utf-8", errors="replace") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["submission", "total", *assignment.parts, "problems", "grader_error"])
+        writer.writerow([*GRADEBOOK_COLUMNS, *assignment.parts, "problems", "grader_error"])
         for sid in sorted(gradings):
             writer.writerow(gradebook_row(sid, assignment, gradings[sid]))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from autograder.checks import diagnosis
 from autograder.grading import intake as intake_mod
-from autograder.grading import report, staging
+from autograder.grading import manual, report, staging
 from autograder.assignment import HIDDEN_CHECKS, ROOT, load_assignment
 from autograder.checks.local import DEFAULT_SEED
 from autograder.grading.hidden_checks import grade_sandboxed
@@ -129,6 +129,7 @@ def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
     grading.problems += taken.problems
     grading.flags = integrity_flags(taken.root, assignment.student_files, parsed=taken.notebooks,
                                     limits=assignment.limits)
+    grading.answers = manual.written_answers(taken.notebooks, assignment)
     launcher = Launcher.decide(options.allow_unsandboxed)
     lanes = plan_lanes(lane_tasks(assignment, options), options.jobs)
     runs, results, outcome = {}, [], None

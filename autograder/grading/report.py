@@ -3,7 +3,10 @@
 results.json follows Gradescope's autograder format: ``score`` (total points),
 ``execution_time`` (seconds), ``output`` (text shown above the tests) and
 ``tests``, one per check, each with ``name``, ``score``, ``max_score``,
-``output``, ``number`` and ``visibility``. Notebook runs and problems with the
+``output``, ``number`` and ``visibility``. ``score`` is the automatic score, as
+Gradescope expects (it grades the written part itself); ``output`` and
+feedback.html also say how many points are graded by hand and how many of
+those are given or pending (``manual_summary``). Notebook runs and problems with the
 submission appear in ``output``; nothing here depends on timing except
 ``execution_time``, so grading twice gives identical scores. feedback.html is
 a page for the student; grading.json is the Grading itself (``Grading.to_json``).
@@ -47,9 +50,8 @@ def results_json(assignment, grading: Grading) -> dict:
     lines += [f"Notebook {r.notebook}: {r.message}" for r in grading.notebook_runs]
     lines += [f"Integrity flag (for your instructor to review; no points deducted): {f}"
               for f in grading.flags]
-    manual = sum(m.points for m in assignment.manual.values())
-    if manual:
-        lines.append(f"{manual:g} more points are graded by hand (written answers).")
+    if assignment.manual:
+        lines.append(manual_summary(assignment, grading))
     return {
         "score": grading.total(assignment),
         "execution_time": round(grading.wall_s, 1),
@@ -58,6 +60,19 @@ def results_json(assignment, grading: Grading) -> dict:
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+
+
+def manual_summary(assignment, grading: Grading) -> str:
+    """One sentence on the points graded by hand: how many, given so far, still pending."""
+    maximum, earned = assignment.manual_points(), grading.manual_earned(assignment)
+    pending, count = len(grading.manual_pending(assignment)), len(assignment.manual)
+    if pending == count:
+        return f"Written answers: {maximum:g} more points, graded by hand; not graded yet ({count} answers)."
+    if pending:
+        return (f"Written answers, graded by hand: {earned:g} / {maximum:g} so far; "
+                f"{pending} of {count} answers still pending.")
+    return (f"Written answers, graded by hand: {earned:g} / {maximum:g}. Total with the automatic score: "
+            f"{grading.grand_total(assignment):g} / {assignment.auto_points() + maximum:g}.")
 
 
 def _png(output):
@@ -118,6 +133,8 @@ def feedback_html(assignment, grading: Grading, images: bool = True) -> str:
     body = [f"<h1>{esc(assignment.title)}</h1>",
             f"<p class='total'>Automatic score: <b>{grading.total(assignment):g}</b> / "
             f"{assignment.auto_points():g}</p>"]
+    if assignment.manual:
+        body.append(f"<p class='total'>{esc(manual_summary(assignment, grading))}</p>")
     body += [f"<p>{esc(n)}</p>" for n in grading.notes]
     if grading.problems:
         body.append("<h2>About your submission</h2><ul>"

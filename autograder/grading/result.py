@@ -39,7 +39,9 @@ class Grading:
     the submission, in words; ``notebook_runs``: one ``NotebookRun`` per executed
     notebook; ``flags``: integrity flags for a person to read; ``notes``: remarks
     about the grading itself (shown first); ``grader_error``: the grader's own
-    fault, if any (the scores are then all zero).
+    fault, if any (the scores are then all zero); ``answers``: grade id -> the
+    text of each written answer as handed in (for the person who grades it);
+    ``manual``: grade id -> the points a person gave it (absent: still pending).
     """
 
     submission: str
@@ -51,6 +53,8 @@ class Grading:
     grader_error: str = ""
     fingerprint: str = ""
     notes: list[str] = dataclasses.field(default_factory=list)
+    answers: dict[str, str] = dataclasses.field(default_factory=dict)
+    manual: dict[str, float] = dataclasses.field(default_factory=dict)
 
     # --- scores: the one place they are computed
 
@@ -71,6 +75,19 @@ class Grading:
     def total(self, assignment) -> float:
         """The automatic score: every check's points, summed in the assignment's order."""
         return round(float(sum(self.points(s) for p in assignment.parts for s in assignment.checks_of(p))), 4)
+
+    def manual_earned(self, assignment) -> float:
+        """Points given by hand so far (each within its question's points)."""
+        return round(float(sum(min(max(self.manual[g], 0.0), spec.points)
+                               for g, spec in assignment.manual.items() if g in self.manual)), 4)
+
+    def manual_pending(self, assignment) -> list[str]:
+        """Grade ids of the written answers nobody has graded yet, in the assignment's order."""
+        return [g for g in assignment.manual if g not in self.manual]
+
+    def grand_total(self, assignment) -> float:
+        """The automatic score plus the points given by hand so far."""
+        return round(self.total(assignment) + self.manual_earned(assignment), 4)
 
     # --- keeping the object whole
 
@@ -97,6 +114,7 @@ class Grading:
         self.flags = [clean_text(f) for f in self.flags]
         self.notes = [clean_text(n) for n in self.notes]
         self.grader_error = clean_text(self.grader_error)
+        self.answers = {clean_text(k): clean_text(v) for k, v in self.answers.items()}
         for run in self.notebook_runs:
             run.notebook, run.message = clean_text(run.notebook), clean_text(run.message)
 
@@ -108,6 +126,8 @@ class Grading:
             "submission": self.submission,
             "fingerprint": self.fingerprint,
             "score": self.total(assignment),
+            "manual_score": self.manual_earned(assignment),
+            "manual_pending": self.manual_pending(assignment),
             "parts": {k: v[0] for k, v in self.part_scores(assignment).items()},
             "grader_error": self.grader_error,
             "flags": list(self.flags),
@@ -120,6 +140,8 @@ class Grading:
                           for r in self.notebook_runs},
             "results": {name: {"fraction": r.fraction, "message": r.message, "error": r.error[-4000:]}
                         for name, r in self.results.items()},
+            "answers": dict(self.answers),
+            "manual": dict(self.manual),
         }
 
     @classmethod
@@ -149,7 +171,9 @@ class Grading:
                    problems=[str(p) for p in data.get("problems", [])], notebook_runs=runs,
                    flags=[str(f) for f in data.get("flags", [])], wall_s=float(data.get("wall_s", 0.0)),
                    grader_error=str(data.get("grader_error", "")), fingerprint=str(data.get("fingerprint", "")),
-                   notes=[str(n) for n in data.get("notes", [])])
+                   notes=[str(n) for n in data.get("notes", [])],
+                   answers={str(k): str(v) for k, v in dict(data.get("answers", {})).items()},
+                   manual={str(k): float(v) for k, v in dict(data.get("manual", {})).items()})
 
     def save(self, out_dir: Path, assignment) -> None:
         """Write ``out_dir/grading.json``."""
