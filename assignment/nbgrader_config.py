@@ -1,8 +1,9 @@
 """nbgrader configuration for CS231n Assignment 3.
 
-The release command (python -m autograder.release.build) copies this file into the
-nbgrader course it stages; instructors who grade with nbgrader itself use the
-course folder made by `python -m autograder.nbgrader_course` (see README).
+The release command (`python -m autograder release`) copies this file into the
+nbgrader course it stages; instructors who grade with nbgrader use the course
+folder made by `python -m autograder nbgrader-course` (see README), and run
+nbgrader there through `scripts/nbgrader.sh`.
 """
 c = get_config()  # noqa: F821  (provided by nbgrader)
 

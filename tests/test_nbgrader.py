@@ -9,14 +9,12 @@ executes everything else exactly as it would for a class.
 """
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.assignment import load_assignment
+from autograder.assignment import ROOT, load_assignment
 from autograder.release.demo_submissions import reference_files, release_files
 from autograder.release.build import make_nbgrader_course
 
@@ -25,9 +23,10 @@ ASSIGNMENT = load_assignment()
 
 
 def nbgrader(course, *args):
-    # nbgrader runs alembic (its database migrations) as a command: the venv's bin on PATH
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True,
+    """nbgrader as the README runs it: scripts/nbgrader.sh, from a shell whose PATH has no venv."""
+    env = dict(os.environ, PATH="/usr/local/bin:/usr/bin:/bin")
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "nbgrader.sh"), *args], cwd=course, capture_output=True,
                           text=True, timeout=1800, env=env)
     assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     return proc
