@@ -8,6 +8,7 @@
     python -m autograder gradescope [--out ZIP]           build Gradescope's autograder zip
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -21,7 +22,8 @@ def _grade_options(args):
     if unknown:
         raise SystemExit(f"grade: --notebooks: no part has {', '.join(unknown)}; "
                          f"the notebooks are {', '.join(known)}")
-    return Options(release_dir=Path(args.release).resolve(), seed=args.seed,
+    from autograder.checks.local import DEFAULT_SEED
+    return Options(release_dir=Path(args.release).resolve(), seed=DEFAULT_SEED if args.seed is None else args.seed,
                    allow_unsandboxed=args.allow_unsandboxed,
                    execute_notebooks=not args.no_notebooks,
                    notebooks=tuple(args.notebooks) if args.notebooks else None)
@@ -111,7 +113,10 @@ def cmd_nbgrader_autograde(args):
     from autograder.grading.nbgrader_course import CourseError, grade_course
     if not _require_sandbox_or_permission(args):
         return 2
+    from autograder.release.build import course_seed
     assignment = load_assignment()
+    if args.seed is None and "CS231N_GRADER_SEED" not in os.environ:
+        args.seed = course_seed(args.course)  # the course's own, as nbgrader's kernels use it
     if args.assignment != assignment.name:
         raise SystemExit(f"nbgrader-autograde: this kit grades {assignment.name}, not {args.assignment}")
     try:
@@ -188,9 +193,6 @@ def main(argv=None):
     s.set_defaults(func=cmd_gradescope)
 
     args = parser.parse_args(argv)
-    if getattr(args, "seed", 0) is None:
-        from autograder.checks.local import DEFAULT_SEED
-        args.seed = DEFAULT_SEED
     return args.func(args)
 
 

@@ -23,7 +23,7 @@ from nbgrader.api import Gradebook
 from autograder.assignment import ROOT, load_assignment
 from autograder.grading.grade import Options
 from autograder.grading.nbgrader_course import CourseError, grade_course
-from autograder.release.build import make_nbgrader_course
+from autograder.release.build import course_seed, make_nbgrader_course
 from autograder.release.demo_submissions import reference_files, release_files, with_bug
 from autograder.sandbox.launcher import bwrap_path
 from postgres_server import PostgresServer, postgres_bin
@@ -187,3 +187,15 @@ def test_grading_into_a_postgresql_gradebook(course):
         nbgrader(course, "export", "--to", str(course / "grades_pg.csv"), f"--CourseDirectory.db_url={url}")
         rows = {r["student_id"]: r for r in csv.DictReader(open(course / "grades_pg.csv"))}
         assert float(rows["reference"]["raw_score"]) == ASSIGNMENT.auto_points()
+
+
+def test_the_course_has_its_own_secret_grading_seed(course):
+    seed = course_seed(course)
+    assert seed is not None and not list((course / "release").rglob("grader_seed.txt")), "never released"
+    env = {k: v for k, v in os.environ.items() if k != "CS231N_GRADER_SEED"}
+    code = ("import os, sys; from traitlets.config.loader import PyFileConfigLoader as Loader; "
+            "Loader('nbgrader_config.py', path=sys.argv[1]).load_config(); print(os.environ['CS231N_GRADER_SEED'])")
+    proc = subprocess.run([sys.executable, "-c", code, str(course)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.strip() == str(seed), proc.stderr[-2000:]
+    assert make_nbgrader_course(course) and course_seed(course) == seed, "staging again keeps the seed"

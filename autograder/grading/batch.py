@@ -6,8 +6,9 @@ every core). A submission whose ``grading.json`` already records the same
 fingerprint is not graded again unless ``force``: its Grading is loaded back
 from that file. No submission can read another's files or results: the sandbox
 sees only its allow-list (sandbox/mounts.py), never the submissions or outputs.
-Afterwards: ``gradebook.csv`` and ``summary.html`` with a histogram of total
-scores, both rendered from the Gradings.
+Afterwards, all rendered from the Gradings: ``gradebook.csv`` (``gradebook_row``),
+``summary.html`` (summary.py), and for the points graded by hand
+``manual_scores.csv`` and the ``written_answers/`` pages (manual.py).
 
 Nothing one submission does can end the batch: a fault while grading or
 reporting it becomes its ``grader_error`` (zero scores and a reason), and the
@@ -20,8 +21,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import csv
-import html
-import io
 import os
 import re
 import traceback
@@ -30,7 +29,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.assignment import load_assignment
-from autograder.grading import manual, report
+from autograder.grading import manual, report, summary
 from autograder.grading.grade import Options, fingerprint, grade_one, threads_per_lane
 from autograder.grading.result import Grading, clean_text
 
@@ -166,7 +165,7 @@ def write_batch_files(out_root, assignment, gradings: dict[str, Grading]) -> Non
     """The batch's own files: gradebook.csv, summary.html, manual_scores.csv and the
     written-answer pages (manual.py)."""
     write_gradebook(out_root, assignment, gradings)
-    write_summary(out_root, assignment, gradings)
+    summary.write_summary(out_root, assignment, gradings, SUMMARY)
     if assignment.manual:
         manual.write_manual_template(out_root, assignment, gradings)
         manual.write_answer_pages(out_root, assignment, gradings)
@@ -206,6 +205,7 @@ def gradebook_row(sid: str, assignment, grading: Grading) -> list:
     return [csv_cell(sid), grading.total(assignment), grading.manual_earned(assignment),
             grading.grand_total(assignment), len(grading.manual_pending(assignment)),
             *[earned for earned, _ in grading.part_scores(assignment).values()],
+            len(grading.flags), csv_cell("; ".join(summary.failed_notebooks(grading))),
             csv_cell("; ".join(grading.problems)), csv_cell(error[0] if error else "")]
 
 
@@ -213,46 +213,7 @@ def write_gradebook(out_root, assignment, gradings: dict[str, Grading]) -> None:
     """gradebook.csv: one row per submission (``gradebook_row``)."""
     with open(Path(out_root) / GRADEBOOK, "w", newline="", encoding="utf-8", errors="replace") as handle:
         writer = csv.writer(handle)
-        writer.writerow([*GRADEBOOK_COLUMNS, *assignment.parts, "problems", "grader_error"])
+        writer.writerow([*GRADEBOOK_COLUMNS, *assignment.parts, "integrity_flags", "failed_notebooks",
+                         "problems", "grader_error"])
         for sid in sorted(gradings):
             writer.writerow(gradebook_row(sid, assignment, gradings[sid]))
-
-
-def _histogram_png(assignment, scores) -> str:
-    """A histogram of total scores as base64 PNG ("" if it cannot be drawn)."""
-    import base64
-
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6, 3))
-        ax.hist(scores, bins=min(20, max(5, len(scores))), range=(0, assignment.auto_points()))
-        ax.set_xlabel("automatic score")
-        ax.set_ylabel("submissions")
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", bbox_inches="tight")
-        plt.close(fig)
-    except Exception:  # the summary's numbers matter more than its picture
-        return ""
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def write_summary(out_root, assignment, gradings: dict[str, Grading]) -> None:
-    """summary.html: counts, mean, a histogram of total scores (PNG inline), and the
-    submissions whose grading the grader could not finish."""
-    scores = [g.total(assignment) for g in gradings.values()]
-    png = _histogram_png(assignment, scores)
-    mean = sum(scores) / len(scores) if scores else 0.0
-    errors = sorted(sid for sid, g in gradings.items() if g.grader_error)
-    body = [f"<h1>{html.escape(assignment.title)}</h1><p>{len(scores)} submissions, mean {mean:.2f} of "
-            f"{assignment.auto_points():g} automatic points.</p>"]
-    if png:
-        body.append(f"<img alt='histogram of scores' src='data:image/png;base64,{png}'>")
-    if errors:
-        body.append(f"<h2>Grader errors ({len(errors)}): regrade these</h2><ul>"
-                    + "".join(f"<li>{html.escape(sid)}</li>" for sid in errors) + "</ul>")
-    report.write_text(Path(out_root) / SUMMARY,
-                      "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Grading summary</title></head>"
-                      f"<body>{''.join(body)}</body></html>")

@@ -202,6 +202,41 @@ def build_release(out=ROOT / "release", source_dir=SOURCE_DIR, assignment=None):
     return out
 
 
+COURSE_SEED_FILE = "grader_seed.txt"
+COURSE_SEED_CONFIG = """
+# The grading seed of the hidden inputs: this course's own, drawn when the course
+# was staged (grader_seed.txt beside this file, never released), unless
+# CS231N_GRADER_SEED is set. Kernels that nbgrader starts inherit it.
+import os as _os
+_seed_file = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "grader_seed.txt")
+if "CS231N_GRADER_SEED" not in _os.environ and _os.path.isfile(_seed_file):
+    with open(_seed_file) as _handle:
+        _os.environ["CS231N_GRADER_SEED"] = _handle.read().strip()
+"""
+
+
+def write_course_seed(course_root) -> int:
+    """The course's secret grading seed (drawn once, kept in grader_seed.txt), wired into
+    its nbgrader_config.py so that nbgrader's hidden tests draw their inputs from it."""
+    import secrets
+
+    path = Path(course_root) / COURSE_SEED_FILE
+    if not path.is_file():
+        path.write_text(f"{secrets.randbelow(2 ** 31)}\n")
+    config = Path(course_root) / "nbgrader_config.py"
+    config.write_text(config.read_text() + COURSE_SEED_CONFIG)
+    return course_seed(course_root)
+
+
+def course_seed(course_root) -> int | None:
+    """The seed in ``course_root``'s grader_seed.txt, or None when there is none."""
+    path = Path(course_root) / COURSE_SEED_FILE
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def make_nbgrader_course(course_root, source_dir=SOURCE_DIR, assignment=None):
     """An nbgrader course folder for grading with nbgrader itself.
 
@@ -218,6 +253,7 @@ def make_nbgrader_course(course_root, source_dir=SOURCE_DIR, assignment=None):
     if (course_root / "source" / assignment.name).exists():
         shutil.rmtree(course_root / "source" / assignment.name)
     stage_course(course_root, notebooks, assignment)
+    write_course_seed(course_root)
     # nbgrader copies source/'s files into every autograded folder: the data too
     from autograder.grading.staging import DATA_PATHS
     for relative in DATA_PATHS:
