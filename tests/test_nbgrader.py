@@ -1,11 +1,12 @@
 """nbgrader itself grades two submissions: the reference gets every automatic
 point, the untouched release none of the points for student work.
 
-Real nbgrader commands (generate_assignment, autograde, generate_feedback) on
-the course folder that `python -m autograder nbgrader-course` stages (with the
-sample data in source/, which nbgrader copies into every autograded folder). The
-submissions' parameters cells are set to fast mode so CI stays quick; nbgrader
-executes everything else exactly as it would for a class.
+Real nbgrader commands (generate_assignment, autograde, generate_feedback), run
+as the README runs them (scripts/nbgrader.sh from a shell without the venv), on
+the course folder that `python -m autograder nbgrader-course` stages. The
+submissions are handed in untouched: the course's configuration makes nbgrader
+run them in fast mode on the course's data/ folder, restore locked cells without
+false checksum alarms, and leave hidden test code out of feedback.
 """
 import os
 import subprocess
@@ -32,19 +33,12 @@ def nbgrader(course, *args):
     return proc
 
 
-def fast(data):
-    nb = nbformat.reads(data.decode(), as_version=4)
-    for cell in nb.cells:
-        if "parameters" in cell.metadata.get("tags", []):
-            cell.source = cell.source.replace("fast_mode = False", "fast_mode = True")
-    return nbformat.writes(nb).encode()
-
-
 def submit(course, student, files):
+    """Hand in ``files`` exactly as given: fast mode comes from the course's configuration."""
     folder = course / "submitted" / student / ASSIGNMENT.name
     for name, data in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(fast(data) if name.endswith(".ipynb") else data)
+        (folder / name).write_bytes(data)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +48,8 @@ def graded_course(tmp_path_factory):
     released = course / "release" / ASSIGNMENT.name
     submit(course, "reference", reference_files(ASSIGNMENT))
     submit(course, "untouched", release_files(ASSIGNMENT, released))
-    nbgrader(course, "autograde", ASSIGNMENT.name, "--force")
+    autograde = nbgrader(course, "autograde", ASSIGNMENT.name, "--force")
+    (course / "autograde.log").write_text(autograde.stdout + autograde.stderr)
     nbgrader(course, "generate_feedback", ASSIGNMENT.name, "--force")
     return course
 
@@ -78,6 +73,32 @@ def test_untouched_release_gets_no_points_for_student_work(graded_course):
     scores = auto_score(graded_course, "untouched")
     assert set(scores) == set(ASSIGNMENT.checks)
     assert {name: s for name, s in scores.items() if s[0] != 0} == {}
+
+
+def test_autograde_runs_in_fast_mode_on_the_course_data_without_false_alarms(graded_course):
+    log = (graded_course / "autograde.log").read_text()
+    assert "Attribute 'checksum'" not in log, [line for line in log.splitlines() if "checksum" in line][:5]
+    for student in ("reference", "untouched"):
+        folder = graded_course / "autograded" / student / ASSIGNMENT.name
+        for part in ASSIGNMENT.parts.values():
+            nb = nbformat.read(folder / part.notebook, as_version=4)
+            injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+            assert len(injected) == 1 and "fast_mode = True" in injected[0].source, part.notebook
+            assert str(graded_course / "data") in injected[0].source
+        submitted = graded_course / "submitted" / student / ASSIGNMENT.name
+        assert "fast_mode = False" in (submitted / "RNN_Captioning.ipynb").read_text(), "submissions untouched"
+
+
+def test_no_data_and_no_hidden_tests_reach_autograded_or_feedback_folders(graded_course):
+    for step in ("autograded", "feedback"):
+        files = [p for p in (graded_course / step).rglob("*") if p.is_file()]
+        data = [p for p in files if p.suffix in {".h5", ".npz", ".json", ".txt"} and "datasets" in p.parts
+                or "MNIST" in p.as_posix()]
+        assert not data, data[:5]
+        assert sum(p.stat().st_size for p in files) < 20 << 20, f"{step}/ holds {len(files)} files"
+    for page in (graded_course / "feedback").rglob("*.html"):
+        text = page.read_text()
+        assert "BEGIN HIDDEN TESTS" not in text and "notebook_check" not in text, page
 
 
 def test_feedback_is_generated_for_both(graded_course):

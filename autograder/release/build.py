@@ -202,6 +202,50 @@ def build_release(out=ROOT / "release", source_dir=SOURCE_DIR, assignment=None):
     return out
 
 
+COURSE_DATA = "data"
+# Where each notebook's ``data_root`` parameter points, under the course's data/: the
+# captioning notebooks read the COCO folder, Network_Visualization the folder holding
+# imagenet_val_25.npz, the GAN notebook torchvision's MNIST root.
+NOTEBOOK_DATA = {"RNN_Captioning": "coco_captioning", "LSTM_Captioning": "coco_captioning",
+                 "Transformer_Captioning": "coco_captioning", "RNN_LSTM_Theory": "coco_captioning",
+                 "Network_Visualization": ".", "Generative_Adversarial_Networks": "MNIST_data"}
+
+
+def autograde_config() -> str:
+    """The course configuration's autograding part (autograder/release/nbgrader_preprocessors.py):
+    fast mode and the course's data/ for every notebook, locked cells restored without false
+    checksum alarms, feedback without hidden test code."""
+    return f"""
+# Autograding, written by `python -m autograder nbgrader-course`: notebooks run in fast mode
+# on this course's data/ folder (InjectParameters, as papermill sets parameters), locked
+# cells are restored without false checksum alarms (OverwriteLockedCells), and feedback
+# pages show no hidden test code (ClearHiddenTests). Set fast_mode to False for full runs.
+import os as _os
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor as _CSSHeader
+from nbgrader.preprocessors import (CheckCellMetadata as _CheckMetadata, ClearHiddenTests as _ClearHidden,
+                                    ClearOutput as _ClearOutput, DeduplicateIds as _DeduplicateIds,
+                                    GetGrades as _GetGrades, OverwriteKernelspec as _OverwriteKernelspec)
+try:
+    from autograder.release.nbgrader_preprocessors import InjectParameters, OverwriteLockedCells
+except ImportError as _error:
+    # nbgrader ignores a configuration file that raises, and then autograde would copy the
+    # stubbed package over every student's files: stop instead, and say why.
+    import sys as _sys
+    _sys.stderr.write(f"nbgrader_config.py: {{_error}}: run nbgrader from the project's environment "
+                      "(scripts/nbgrader.sh), where setup installed the autograder package\\n")
+    if "autograde" in " ".join(_sys.argv):
+        _os._exit(2)
+    raise
+_data = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), {COURSE_DATA!r})
+c.Autograde.sanitize_preprocessors = [_ClearOutput, _DeduplicateIds, _OverwriteKernelspec, OverwriteLockedCells,
+                                      _CheckMetadata, InjectParameters]
+c.InjectParameters.parameters = {{"fast_mode": True}}
+c.InjectParameters.by_notebook = {{name: {{"data_root": _os.path.normpath(_os.path.join(_data, folder))}}
+                                  for name, folder in {NOTEBOOK_DATA!r}.items()}}
+c.GenerateFeedback.preprocessors = [_GetGrades, _CSSHeader, _ClearHidden]
+"""
+
+
 COURSE_SEED_FILE = "grader_seed.txt"
 COURSE_SEED_CONFIG = """
 # The grading seed of the hidden inputs: this course's own, drawn when the course
@@ -245,6 +289,12 @@ def make_nbgrader_course(course_root, source_dir=SOURCE_DIR, assignment=None):
     ``nbgrader generate_assignment``, ``autograde`` and ``generate_feedback``
     there (README, "Grading with nbgrader"). Hidden test cells import the check
     library from this repository's installed ``autograder`` package.
+
+    The course also gets: ``data/`` with the sample data (outside source/, so
+    nbgrader copies it into no autograded or feedback folder), a secret grading
+    seed (``write_course_seed``), and the autograding part of its configuration
+    (``autograde_config``: fast mode, data_root, quiet locked cells, feedback
+    without hidden tests).
     """
     assignment = assignment or load_assignment()
     notebooks = {n: inject_points(nb, assignment)
@@ -254,11 +304,16 @@ def make_nbgrader_course(course_root, source_dir=SOURCE_DIR, assignment=None):
         shutil.rmtree(course_root / "source" / assignment.name)
     stage_course(course_root, notebooks, assignment)
     write_course_seed(course_root)
-    # nbgrader copies source/'s files into every autograded folder: the data too
+    (course_root / "nbgrader_config.py").write_text((course_root / "nbgrader_config.py").read_text()
+                                                    + autograde_config())
+    # The data goes to the course's own data/ (each notebook's data_root points there),
+    # not into source/, whose files nbgrader copies into every autograded folder.
     from autograder.grading.staging import DATA_PATHS
     for relative in DATA_PATHS:
-        data = ROOT / relative
-        target = course_root / "source" / assignment.name / relative
+        data, target = ROOT / relative, course_root / COURSE_DATA / Path(relative).name
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
         if data.is_dir():
             shutil.copytree(data, target)
         elif data.is_file():

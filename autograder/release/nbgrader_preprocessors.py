@@ -1,0 +1,79 @@
+"""Two nbgrader preprocessors that the course's nbgrader_config.py puts into ``nbgrader autograde``.
+
+``python -m autograder nbgrader-course`` writes the configuration (see
+``release/build.py``, ``NBGRADER_COURSE_CONFIG``); nothing here edits a
+submitted notebook, only nbgrader's working copy of it.
+
+- ``InjectParameters`` sets the notebooks' papermill parameters the way the
+  project's grader does: a cell tagged ``injected-parameters`` right after the
+  ``parameters`` cell, where papermill puts it. The course autogrades in fast
+  mode, and each notebook reads its data from the course's own ``data/``
+  folder, so nbgrader copies no data into autograded/ and feedback/.
+- ``OverwriteLockedCells`` is nbgrader's OverwriteCells without its false alarm:
+  a locked test cell is released without its hidden tests, so nbgrader finds
+  its checksum "changed" in every submission (about 70 warnings per student).
+  A cell whose text is the gradebook's source minus the hidden tests is what
+  was released: it is restored silently. Any other change is still reported,
+  and every locked cell is still restored from the gradebook, as before.
+"""
+from nbformat.v4 import new_code_cell
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
+from traitlets import Dict
+
+INJECTED_TAG = "injected-parameters"
+
+
+class InjectParameters(NbGraderPreprocessor):
+    """Insert ``name = value`` lines after the ``parameters`` cell: ``parameters`` for every
+    notebook, then ``by_notebook[<notebook name without .ipynb>]``."""
+
+    parameters = Dict(help="{name: value} for every notebook (values written as Python literals)"
+                      ).tag(config=True)
+    by_notebook = Dict(help="{notebook name: {name: value}}, added to (and overriding) parameters"
+                       ).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        name = resources.get("nbgrader", {}).get("notebook", "")
+        values = {**self.parameters, **self.by_notebook.get(name, {})}
+        cells = [c for c in nb.cells if INJECTED_TAG not in c.get("metadata", {}).get("tags", [])]
+        where = next((k for k, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])),
+                     None)
+        if values and where is not None:
+            lines = ["# Parameters set by the course's nbgrader_config.py (InjectParameters)"]
+            lines += [f"{key} = {value!r}" for key, value in values.items()]
+            cell = new_code_cell("\n".join(lines))
+            cell.metadata["tags"] = [INJECTED_TAG]
+            cells.insert(where + 1, cell)
+        nb.cells = cells
+        return nb, resources
+
+
+class OverwriteLockedCells(OverwriteCells):
+    """OverwriteCells that knows a locked cell is released without its hidden tests."""
+
+    def report_change(self, name, attr, old, new):
+        if attr == "checksum" and getattr(self, "_as_released", False):
+            return
+        super().report_change(name, attr, old, new)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        self._as_released = False
+        if grade_id is not None:
+            try:
+                source = self.gradebook.find_source_cell(grade_id, self.notebook_id, self.assignment_id)
+                self._as_released = source.locked and cell.source == released_text(source.source, self.config)
+            except Exception:  # not in the gradebook: OverwriteCells says so itself
+                pass
+        try:
+            return super().preprocess_cell(cell, resources, cell_index)
+        finally:
+            self._as_released = False
+
+
+def released_text(source: str, config=None) -> str:
+    """``source`` as generate_assignment releases it: hidden tests removed (with the
+    delimiters of ``config``, the course's configuration)."""
+    cell = new_code_cell(source)
+    ClearHiddenTests(config=config)._remove_hidden_test_region(cell)  # edits the cell in place
+    return cell.source
