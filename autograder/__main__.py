@@ -134,9 +134,10 @@ def cmd_nbgrader_autograde(args):
 
 
 def cmd_gradescope(args):
-    from autograder.release.gradescope import build_gradescope_zip
+    from autograder.release.gradescope import build_gradescope_zip, written_questions_path
     path = build_gradescope_zip(Path(args.out).resolve())
-    print(f"gradescope: wrote {path}")
+    print(f"gradescope: wrote {path}\ngradescope: the written part's questions (add them as manually graded "
+          f"questions): {written_questions_path(path)}")
     return 0
 
 

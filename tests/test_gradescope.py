@@ -1,4 +1,5 @@
 """The Gradescope autograder zip, run locally against a fake /autograder layout."""
+import csv
 import json
 import os
 import subprocess
@@ -35,6 +36,18 @@ def test_zip_has_gradescope_layout_and_no_data(fake_autograder):
     assert any(n.startswith("release/") for n in names)
     assert not any(n.endswith((".h5", ".npz")) for n in names)
     assert subprocess.run(["bash", "-n", "setup.sh"], cwd=fake_autograder[0] / "source").returncode == 0
+
+
+def test_the_written_part_is_generated_beside_the_zip(fake_autograder):
+    from autograder.release.gradescope import written_questions_path
+
+    assignment = load_assignment()
+    path = written_questions_path(fake_autograder[0].parent / "autograder.zip")
+    rows = list(csv.DictReader(open(path, encoding="utf-8")))
+    assert [r["question"] for r in rows] == list(assignment.manual)
+    assert sum(float(r["points"]) for r in rows) == assignment.manual_points()
+    assert all(r["prompt"].strip() and "Mark scheme" in r["mark_scheme"] for r in rows), rows[0]
+    assert all(r["notebook"] == assignment.parts[r["part"]].notebook for r in rows)
 
 
 def test_run_autograder_writes_valid_results(fake_autograder):

@@ -49,10 +49,42 @@ cd "$ROOT/source" && exec "$PYTHON" -m autograder.release.gradescope --root "$RO
 """
 
 
+def written_questions_path(zip_path) -> Path:
+    """Where ``build_gradescope_zip`` puts the written part's questions: beside the zip."""
+    zip_path = Path(zip_path)
+    return zip_path.with_name(zip_path.stem + "_written_questions.csv")
+
+
+def write_written_questions(path, assignment=None) -> Path:
+    """A CSV of the written part for Gradescope, one row per hand-graded question: grade id,
+    part, notebook, points, the question and its mark scheme (from the source notebooks).
+
+    results.json carries only the automatic tests; on Gradescope the written answers
+    are manually graded questions of the assignment, set up from these rows.
+    """
+    import csv
+
+    from autograder.assignment import load_assignment
+    from autograder.grading.manual import mark_schemes
+
+    assignment = assignment or load_assignment()
+    schemes = mark_schemes(assignment)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["question", "part", "notebook", "points", "prompt", "mark_scheme"])
+        for grade_id, spec in assignment.manual.items():
+            prompt, scheme = schemes.get(grade_id, ("", ""))
+            writer.writerow([grade_id, spec.part, assignment.parts[spec.part].notebook, f"{spec.points:g}",
+                             prompt, scheme])
+    return Path(path)
+
+
 def build_gradescope_zip(out):
-    """Write the autograder zip to ``out``; return its path."""
+    """Write the autograder zip to ``out`` and the written part's questions beside it
+    (``written_questions_path``); return the zip's path."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    write_written_questions(written_questions_path(out))
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp)
         for item in SOURCE_ITEMS:
