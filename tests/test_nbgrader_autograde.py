@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
@@ -38,13 +37,11 @@ OPTIONS = Options(release_dir=RELEASE, notebooks=(EXECUTED,))
 TIMESTAMP = "2026-12-01 17:05:00.000000 UTC"
 
 
-def nbgrader(course, *args, check=True):
-    # nbgrader runs alembic (its database migrations) as a command: the venv's bin on PATH
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True,
-                          text=True, timeout=900, env=env)
-    if check:
-        assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+def nbgrader(course, *args):
+    """nbgrader as the README runs it (scripts/nbgrader.sh)."""
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "nbgrader.sh"), *args], cwd=course, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     return proc
 
 
