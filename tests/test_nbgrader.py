@@ -76,7 +76,9 @@ def test_untouched_release_gets_no_points_for_student_work(graded_course):
 
 
 def test_autograde_runs_in_fast_mode_on_the_course_data_without_false_alarms(graded_course):
-    log = (graded_course / "autograde.log").read_text()
+    # the untouched release is what students hand in (the reference's cells come from the
+    # source notebooks, so nbgrader rightly reports them changed)
+    log = (graded_course / "autograde.log").read_text().split("submitted/untouched/", 1)[1]
     assert "Attribute 'checksum'" not in log, [line for line in log.splitlines() if "checksum" in line][:5]
     for student in ("reference", "untouched"):
         folder = graded_course / "autograded" / student / ASSIGNMENT.name

@@ -226,7 +226,8 @@ from nbgrader.preprocessors import (CheckCellMetadata as _CheckMetadata, ClearHi
                                     ClearOutput as _ClearOutput, DeduplicateIds as _DeduplicateIds,
                                     GetGrades as _GetGrades, OverwriteKernelspec as _OverwriteKernelspec)
 try:
-    from autograder.release.nbgrader_preprocessors import InjectParameters, OverwriteLockedCells
+    from autograder.release.nbgrader_preprocessors import (ClearHiddenTestTracebacks, InjectParameters,
+                                                           OverwriteLockedCells)
 except ImportError as _error:
     # nbgrader ignores a configuration file that raises, and then autograde would copy the
     # stubbed package over every student's files: stop instead, and say why.
@@ -242,7 +243,7 @@ c.Autograde.sanitize_preprocessors = [_ClearOutput, _DeduplicateIds, _OverwriteK
 c.InjectParameters.parameters = {{"fast_mode": True}}
 c.InjectParameters.by_notebook = {{name: {{"data_root": _os.path.normpath(_os.path.join(_data, folder))}}
                                   for name, folder in {NOTEBOOK_DATA!r}.items()}}
-c.GenerateFeedback.preprocessors = [_GetGrades, _CSSHeader, _ClearHidden]
+c.GenerateFeedback.preprocessors = [_GetGrades, _CSSHeader, _ClearHidden, ClearHiddenTestTracebacks]
 """
 
 

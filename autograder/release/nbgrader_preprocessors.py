@@ -9,6 +9,8 @@ submitted notebook, only nbgrader's working copy of it.
   ``parameters`` cell, where papermill puts it. The course autogrades in fast
   mode, and each notebook reads its data from the course's own ``data/``
   folder, so nbgrader copies no data into autograded/ and feedback/.
+- ``ClearHiddenTestTracebacks`` completes ClearHiddenTests for feedback: an error's
+  traceback quotes the code around the failing line, hidden tests included.
 - ``OverwriteLockedCells`` is nbgrader's OverwriteCells without its false alarm:
   a locked test cell is released without its hidden tests, so nbgrader finds
   its checksum "changed" in every submission (about 70 warnings per student).
@@ -77,3 +79,30 @@ def released_text(source: str, config=None) -> str:
     cell = new_code_cell(source)
     ClearHiddenTests(config=config)._remove_hidden_test_region(cell)  # edits the cell in place
     return cell.source
+
+
+class ClearHiddenTestTracebacks(NbGraderPreprocessor):
+    """For feedback: drop hidden-test lines from error tracebacks, which quote the cell's
+    code around the failing line (ClearHiddenTests cleans only the cell's source)."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        clear = ClearHiddenTests(config=self.config)
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["traceback"] = [without_hidden_lines(entry, clear.begin_test_delimeter,
+                                                            clear.end_test_delimeter)
+                                       for entry in output.get("traceback", [])]
+        return cell, resources
+
+
+def without_hidden_lines(text: str, begin: str, end: str) -> str:
+    """``text`` without its lines from one holding ``begin`` through one holding ``end``
+    (to the end of ``text`` when ``end`` is not quoted)."""
+    kept, hiding = [], False
+    for line in text.split("\n"):
+        hiding = hiding or begin in line
+        if not hiding:
+            kept.append(line)
+        if end in line:
+            hiding = False
+    return "\n".join(kept)
