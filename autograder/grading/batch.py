@@ -122,9 +122,15 @@ def grade_all(paths, out_root, workers: int | None = None, force: bool = False, 
 
 def grade_named(ids: dict[str, Path], out_root, workers: int | None = None, force: bool = False,
                 options: Options = Options(), progress: bool = True, assignment=None,
-                manual_scores=None) -> dict[str, Grading]:
+                manual_scores=None, after_grading=None) -> dict[str, Grading]:
     """``grade_all`` for submissions already named: ``ids`` maps each id (a folder
-    name under ``out_root``, as ``assign_ids`` makes them) to its zip or folder."""
+    name under ``out_root``, as ``assign_ids`` makes them) to its zip or folder.
+
+    ``after_grading(gradings)``, when given, runs once every submission is graded,
+    before the batch's files are written; it returns the manual scores to merge
+    (like ``manual_scores``) or None (nbgrader_course writes the gradebook there
+    and reads the points given in formgrader back).
+    """
     assignment = assignment or load_assignment()
     unknown = sorted(set(manual_scores or {}) - set(ids))
     if unknown:  # before any grading: a typo must not cost a TA's scores silently
@@ -154,6 +160,8 @@ def grade_named(ids: dict[str, Path], out_root, workers: int | None = None, forc
                 gradings[sid] = grading
                 bar.update(1)
             bar.close()
+        if after_grading is not None:
+            manual_scores = after_grading(gradings)
         if manual_scores is not None:
             merge_manual(out_root, assignment, gradings, manual_scores)
     finally:

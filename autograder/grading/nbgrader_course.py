@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 
 from autograder.assignment import load_assignment
-from autograder.grading.batch import assign_ids, grade_named, merge_manual, write_batch_files
+from autograder.grading.batch import assign_ids, grade_named
 from autograder.grading.grade import Options
 from autograder.grading.intake import NotebookRefused, read_notebook
 from autograder.grading.result import Grading
@@ -184,25 +184,27 @@ def grade_course(course, assignment=None, students=None, workers: int | None = N
     folders = submitted_folders(coursedir, assignment.name, students)
     ids = assign_ids(folders.values(), name_of=lambda folder: folder.parent.name)
     out_root = Path(coursedir.root) / GRADED_DIR / assignment.name
-    gradings = grade_named(ids, out_root, workers, force, options, progress, assignment)
-    by_student, failed = {}, []
-    with Gradebook(db_url, coursedir.course_id) as gradebook:
-        for sid, folder in ids.items():
-            student = folder.parent.name
-            by_student[student] = gradings[sid]
-            dest = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment.name))
-            try:
-                write_autograded(folder, dest, out_root / sid)
-                record_grades(gradebook, assignment, student, gradings[sid], folder, submitted_at(folder))
-            except Exception as exc:  # one student's folder or row: the others are still written
-                gradebook.db.rollback()
-                failed.append(f"{student}: {type(exc).__name__}: {exc}")
-        given = {sid: gradebook_manual_scores(gradebook, assignment, folder.parent.name) for sid, folder in ids.items()}
-    merge_manual(out_root, assignment, gradings, given)
-    write_batch_files(out_root, assignment, gradings)
+    failed = []
+
+    def into_course(gradings):
+        """autograded/ and the gradebook rows; returns the points given by hand there."""
+        with Gradebook(db_url, coursedir.course_id) as gradebook:
+            for sid, folder in ids.items():
+                student = folder.parent.name
+                dest = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment.name))
+                try:
+                    write_autograded(folder, dest, out_root / sid)
+                    record_grades(gradebook, assignment, student, gradings[sid], folder, submitted_at(folder))
+                except Exception as exc:  # one student's folder or row: the others are still written
+                    gradebook.db.rollback()
+                    failed.append(f"{student}: {type(exc).__name__}: {exc}")
+            return {sid: gradebook_manual_scores(gradebook, assignment, folder.parent.name)
+                    for sid, folder in ids.items()}
+
+    gradings = grade_named(ids, out_root, workers, force, options, progress, assignment, after_grading=into_course)
     if failed:
         raise CourseError("graded, but not written into the course for:\n  " + "\n  ".join(failed))
-    return by_student
+    return {folder.parent.name: gradings[sid] for sid, folder in ids.items()}
 
 
 def gradebook_manual_scores(gradebook, assignment, student: str) -> dict[str, float]:
