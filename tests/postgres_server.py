@@ -25,7 +25,8 @@ def postgres_bin():
     return next((d for d in on_path + debian if (d / "pg_ctl").exists()), None)
 
 
-def _free_port():
+def free_port():
+    """A TCP port on loopback that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -40,7 +41,7 @@ class PostgresServer:
             raise RuntimeError("PostgreSQL is not installed (scripts/setup.sh installs it with apt)")
         self.root = Path(tempfile.mkdtemp(prefix="cs231n-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.as_root = os.geteuid() == 0
 
     def _run(self, *args, timeout=120):

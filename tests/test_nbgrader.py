@@ -6,7 +6,8 @@ as the README runs them (scripts/nbgrader.sh from a shell without the venv), on
 the course folder that `python -m autograder nbgrader-course` stages. The
 submissions are handed in untouched: the course's configuration makes nbgrader
 run them in fast mode on the course's data/ folder, restore locked cells without
-false checksum alarms, and leave hidden test code out of feedback.
+false checksum alarms, show formgrader each written answer's mark scheme, and
+leave hidden test code and mark schemes out of feedback.
 """
 import os
 import subprocess
@@ -101,6 +102,21 @@ def test_no_data_and_no_hidden_tests_reach_autograded_or_feedback_folders(graded
     for page in (graded_course / "feedback").rglob("*.html"):
         text = page.read_text()
         assert "BEGIN HIDDEN TESTS" not in text and "notebook_check" not in text, page
+        assert "Mark scheme for" not in text, page
+
+
+def test_autograded_notebooks_show_each_answers_mark_scheme_after_it(graded_course):
+    folder = graded_course / "autograded" / "untouched" / ASSIGNMENT.name
+    shown = []
+    for part in ASSIGNMENT.parts.values():
+        cells = nbformat.read(folder / part.notebook, as_version=4).cells
+        for k, cell in enumerate(cells):
+            if "cs231n_mark_scheme" in cell.metadata:
+                grade_id = cell.metadata["cs231n_mark_scheme"]
+                assert cells[k - 1].metadata["nbgrader"]["grade_id"] == grade_id, part.notebook
+                assert "Mark scheme (" in cell.source, "the scheme's text, not only its title"
+                shown.append(grade_id)
+    assert sorted(shown) == sorted(ASSIGNMENT.manual)
 
 
 def test_feedback_is_generated_for_both(graded_course):

@@ -15,17 +15,20 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 from nbgrader.api import Gradebook
 
 from autograder.assignment import ROOT, load_assignment
 from autograder.grading.grade import Options
+from autograder.grading.manual import mark_schemes
 from autograder.grading.nbgrader_course import CourseError, grade_course
 from autograder.release.build import course_seed, make_nbgrader_course
 from autograder.release.demo_submissions import reference_files, release_files, with_bug
 from autograder.sandbox.launcher import bwrap_path
-from postgres_server import PostgresServer, postgres_bin
+from postgres_server import PostgresServer, free_port, postgres_bin
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap not installed")]
@@ -150,6 +153,64 @@ def test_nbgrader_export_and_generate_feedback_work_afterwards(course):
     assert len(pages) == len(ASSIGNMENT.parts), pages
     theory = (course / "feedback" / "reference" / ASSIGNMENT.name / EXECUTED.replace(".ipynb", ".html")).read_text()
     assert "notebook_check" not in theory and "BEGIN HIDDEN TESTS" not in theory
+    for page in (course / "feedback" / "untouched" / ASSIGNMENT.name).glob("*.html"):
+        text = page.read_text()
+        assert "Mark scheme for" not in text and "Mark scheme (" not in text, f"a mark scheme reached {page.name}"
+
+
+def scheme_cells(notebook_path):
+    """[(grade id of the answer before it, grade id the cell shows, its text)] of every
+    mark-scheme cell."""
+    cells = json.loads(notebook_path.read_text())["cells"]
+    return [(cells[k - 1]["metadata"].get("nbgrader", {}).get("grade_id"), cell["metadata"]["cs231n_mark_scheme"],
+             "".join(cell["source"])) for k, cell in enumerate(cells) if "cs231n_mark_scheme" in cell["metadata"]]
+
+
+def test_each_written_answer_is_followed_by_its_mark_scheme_in_autograded_notebooks(course):
+    schemes = mark_schemes(ASSIGNMENT)
+    assert set(schemes) == set(ASSIGNMENT.manual)
+    for student in ("reference", "untouched"):
+        shown = []
+        for part in ASSIGNMENT.parts.values():
+            path = course / "autograded" / student / ASSIGNMENT.name / part.notebook
+            found = scheme_cells(path)
+            assert all(before == gid for before, gid, _ in found), (student, part.notebook, found)
+            assert all(text.endswith(schemes[gid][1]) for _, gid, text in found)
+            shown += [gid for _, gid, _ in found]
+        assert sorted(shown) == sorted(ASSIGNMENT.manual), student
+    assert all("SOLUTION" not in scheme for _, scheme in schemes.values()), "delimiters are not part of a scheme"
+
+
+def test_formgrader_shows_the_mark_scheme_beside_the_answer(course):
+    """A real Jupyter server with nbgrader's formgrader, asked for one submitted notebook."""
+    notebook = ASSIGNMENT.parts["rnn"].notebook[:-len(".ipynb")]
+    with Gradebook(sqlite(course)) as gradebook:
+        submission_id = gradebook.find_submission_notebook(notebook, ASSIGNMENT.name, "untouched").id
+    port, token = free_port(), "formgrader-test"
+    server = subprocess.Popen([sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1",
+                               f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False",
+                               "--allow-root"], cwd=course, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        page = fetch_when_up(f"http://127.0.0.1:{port}/formgrader/submissions/{submission_id}/?token={token}")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    expected = [gid for gid, spec in ASSIGNMENT.manual.items() if spec.part == "rnn"]
+    assert expected and all(f"Mark scheme for <code>{gid}</code>" in page for gid in expected), page[-2000:]
+    assert "YOUR ANSWER HERE" in page, "the untouched student's answer is on the page too"
+
+
+def fetch_when_up(url, timeout_s=90):
+    """The body of ``url`` once the server answers."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                return response.read().decode("utf-8")
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_grading_again_resumes_and_the_command_line_grades_one_student(course):

@@ -121,7 +121,8 @@ def _cell(value) -> str:
 
 def mark_schemes(assignment, source_dir=None) -> dict[str, tuple[str, str]]:
     """{grade id: (question, mark scheme)} from the source notebooks: the answer cell's
-    reference text is its mark scheme, the markdown cell before it the question."""
+    reference text (its solution region, without the delimiter lines) is its mark scheme,
+    the markdown cell before it the question."""
     import nbformat
 
     from autograder.assignment import ROOT
@@ -137,8 +138,15 @@ def mark_schemes(assignment, source_dir=None) -> dict[str, tuple[str, str]]:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if grade_id in assignment.manual:
                 question = cells[index - 1].source if index and cells[index - 1].cell_type == "markdown" else ""
-                found[grade_id] = (question, cell.source)
+                found[grade_id] = (question, _without_delimiters(cell.source))
     return found
+
+
+def _without_delimiters(source: str) -> str:
+    """A solution cell's text without its ``### BEGIN/END SOLUTION`` lines."""
+    from autograder.release.strip_solutions import BEGIN, END
+
+    return "\n".join(line for line in source.split("\n") if line.strip() not in (BEGIN, END)).strip()
 
 
 def answer_page(assignment, grade_id: str, gradings: dict, schemes: dict) -> str:

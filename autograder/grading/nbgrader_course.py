@@ -11,8 +11,10 @@ writes what ``nbgrader autograde`` would:
 
 - ``DIR/autograded/<student>/<assignment>/``: the submitted files (regular
   files only, no links), each notebook replaced by its copy executed in the
-  sandbox. Hidden tests never run in a student's notebook and never appear in
-  it: the hidden checks ran in the sandbox, on the student's files;
+  sandbox, each written answer followed by its mark scheme (from the course's
+  ``source/``) for formgrader, as ``ShowMarkSchemes`` does under ``nbgrader
+  autograde``. Hidden tests never run in a student's notebook and never appear
+  in it: the hidden checks ran in the sandbox, on the student's files;
 - the gradebook rows (``nbgrader.api.Gradebook`` at the course's ``db_url``:
   SQLite by default, PostgreSQL or any SQLAlchemy URL): the student, the
   submission with its ``timestamp.txt``, every autograded test cell's
@@ -41,6 +43,8 @@ from autograder.assignment import load_assignment
 from autograder.grading.batch import assign_ids, grade_named
 from autograder.grading.grade import Options
 from autograder.grading.intake import NotebookRefused, read_notebook
+from autograder.grading.manual import mark_schemes
+from autograder.release.nbgrader_preprocessors import add_mark_scheme_cells
 from autograder.grading.result import Grading
 
 GRADED_DIR = "graded"  # the project's own reports, beside nbgrader's folders
@@ -105,13 +109,29 @@ def copy_regular_files(source: Path, dest: Path) -> None:
                 shutil.copyfile(path, target / name)
 
 
-def write_autograded(folder: Path, dest: Path, graded: Path) -> None:
-    """autograded/<student>/<assignment>/: the submitted files, notebooks as executed."""
+def write_autograded(folder: Path, dest: Path, graded: Path, schemes: dict, limits) -> None:
+    """autograded/<student>/<assignment>/: the submitted files, notebooks as executed, each
+    written answer followed by its mark scheme ({grade id: text}) for formgrader."""
     if dest.exists():
         shutil.rmtree(dest)
     copy_regular_files(folder, dest)
     for executed in sorted((graded / "executed").glob("*.ipynb")):
         shutil.copyfile(executed, dest / executed.name)
+    for path in sorted(dest.glob("*.ipynb")):
+        show_mark_schemes(path, schemes, limits)
+
+
+def show_mark_schemes(path: Path, schemes: dict, limits) -> None:
+    """Add the mark-scheme cells to the notebook at ``path`` (left as it is when unreadable:
+    formgrader then shows what the student handed in)."""
+    import nbformat
+
+    try:
+        nb = read_notebook(path, limits, f"'{path.name}'")
+    except NotebookRefused:
+        return
+    if add_mark_scheme_cells(nb, schemes):
+        nbformat.write(nb, path)
 
 
 def answer_cells(folder: Path, notebook: str, limits) -> dict:
@@ -184,6 +204,8 @@ def grade_course(course, assignment=None, students=None, workers: int | None = N
     folders = submitted_folders(coursedir, assignment.name, students)
     ids = assign_ids(folders.values(), name_of=lambda folder: folder.parent.name)
     out_root = Path(coursedir.root) / GRADED_DIR / assignment.name
+    source = coursedir.format_path(coursedir.source_directory, ".", assignment.name)
+    schemes = {gid: scheme for gid, (_, scheme) in mark_schemes(assignment, source).items()}
     failed = []
 
     def into_course(gradings):
@@ -193,7 +215,7 @@ def grade_course(course, assignment=None, students=None, workers: int | None = N
                 student = folder.parent.name
                 dest = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment.name))
                 try:
-                    write_autograded(folder, dest, out_root / sid)
+                    write_autograded(folder, dest, out_root / sid, schemes, assignment.limits)
                     record_grades(gradebook, assignment, student, gradings[sid], folder, submitted_at(folder))
                 except Exception as exc:  # one student's folder or row: the others are still written
                     gradebook.db.rollback()

@@ -214,20 +214,24 @@ NOTEBOOK_DATA = {"RNN_Captioning": "coco_captioning", "LSTM_Captioning": "coco_c
 def autograde_config() -> str:
     """The course configuration's autograding part (autograder/release/nbgrader_preprocessors.py):
     fast mode and the course's data/ for every notebook, locked cells restored without false
-    checksum alarms, feedback without hidden test code."""
+    checksum alarms, mark schemes beside the written answers for formgrader, feedback
+    without hidden test code or mark schemes."""
     return f"""
 # Autograding, written by `python -m autograder nbgrader-course`: notebooks run in fast mode
 # on this course's data/ folder (InjectParameters, as papermill sets parameters), locked
-# cells are restored without false checksum alarms (OverwriteLockedCells), and feedback
-# pages show no hidden test code (ClearHiddenTests). Set fast_mode to False for full runs.
+# cells are restored without false checksum alarms (OverwriteLockedCells), formgrader shows
+# each written answer's mark scheme after it (ShowMarkSchemes), and feedback pages show no
+# hidden test code and no mark scheme (ClearHiddenTests, ClearMarkSchemes). Set fast_mode
+# to False for full runs.
 import os as _os
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor as _CSSHeader
 from nbgrader.preprocessors import (CheckCellMetadata as _CheckMetadata, ClearHiddenTests as _ClearHidden,
                                     ClearOutput as _ClearOutput, DeduplicateIds as _DeduplicateIds,
                                     GetGrades as _GetGrades, OverwriteKernelspec as _OverwriteKernelspec)
 try:
-    from autograder.release.nbgrader_preprocessors import (ClearHiddenTestTracebacks, InjectParameters,
-                                                           OverwriteLockedCells)
+    from autograder.release.nbgrader_preprocessors import (ClearHiddenTestTracebacks, ClearMarkSchemes,
+                                                           InjectParameters, OverwriteLockedCells,
+                                                           ShowMarkSchemes)
 except ImportError as _error:
     # nbgrader ignores a configuration file that raises, and then autograde would copy the
     # stubbed package over every student's files: stop instead, and say why.
@@ -239,11 +243,12 @@ except ImportError as _error:
     raise
 _data = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), {COURSE_DATA!r})
 c.Autograde.sanitize_preprocessors = [_ClearOutput, _DeduplicateIds, _OverwriteKernelspec, OverwriteLockedCells,
-                                      _CheckMetadata, InjectParameters]
+                                      _CheckMetadata, InjectParameters, ShowMarkSchemes]
 c.InjectParameters.parameters = {{"fast_mode": True}}
 c.InjectParameters.by_notebook = {{name: {{"data_root": _os.path.normpath(_os.path.join(_data, folder))}}
                                   for name, folder in {NOTEBOOK_DATA!r}.items()}}
-c.GenerateFeedback.preprocessors = [_GetGrades, _CSSHeader, _ClearHidden, ClearHiddenTestTracebacks]
+c.GenerateFeedback.preprocessors = [_GetGrades, _CSSHeader, _ClearHidden, ClearHiddenTestTracebacks,
+                                    ClearMarkSchemes]
 """
 
 

@@ -1,4 +1,5 @@
-"""Two nbgrader preprocessors that the course's nbgrader_config.py puts into ``nbgrader autograde``.
+"""The nbgrader preprocessors that the course's nbgrader_config.py puts into ``nbgrader
+autograde`` and ``nbgrader generate_feedback``.
 
 ``python -m autograder nbgrader-course`` writes the configuration (see
 ``release/build.py``, ``NBGRADER_COURSE_CONFIG``); nothing here edits a
@@ -17,12 +18,24 @@ submitted notebook, only nbgrader's working copy of it.
   A cell whose text is the gradebook's source minus the hidden tests is what
   was released: it is restored silently. Any other change is still reported,
   and every locked cell is still restored from the gradebook, as before.
+- ``ShowMarkSchemes`` puts each written answer's mark scheme (from the course's
+  source notebooks) in a read-only cell right after the student's answer, so
+  that formgrader shows the TA the scheme beside the answer it grades.
+  nbgrader's own mechanism (a ``BEGIN MARK SCHEME`` region) works only in
+  "task" cells, which carry points of their own; the project's questions are
+  graded in their answer cells, so the scheme travels as a cell of its own.
+- ``ClearMarkSchemes``, for feedback: removes those cells again, so that
+  ``nbgrader generate_feedback`` never hands a mark scheme to a student.
+
+The project's own ``nbgrader-autograde`` adds the same cells to the autograded
+notebooks it writes (``add_mark_scheme_cells``).
 """
-from nbformat.v4 import new_code_cell
+from nbformat.v4 import new_code_cell, new_markdown_cell
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
 from traitlets import Dict
 
 INJECTED_TAG = "injected-parameters"
+MARK_SCHEME_KEY = "cs231n_mark_scheme"  # cell metadata key: the grade id whose scheme the cell shows
 
 
 class InjectParameters(NbGraderPreprocessor):
@@ -106,3 +119,49 @@ def without_hidden_lines(text: str, begin: str, end: str) -> str:
         if end in line:
             hiding = False
     return "\n".join(kept)
+
+
+def add_mark_scheme_cells(nb, schemes: dict) -> int:
+    """Insert, after each written-answer cell of ``nb`` whose grade id has a scheme in
+    ``schemes`` ({grade id: mark scheme text}), a read-only markdown cell showing it.
+    Cells this function added before are replaced, never doubled. Returns how many it added."""
+    cells, added = [], 0
+    for cell in nb.cells:
+        if MARK_SCHEME_KEY in cell.get("metadata", {}):
+            continue
+        cells.append(cell)
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if meta.get("solution") and meta.get("grade") and grade_id in schemes:
+            shown = new_markdown_cell(f"**Mark scheme for `{grade_id}`** (for graders: "
+                                      f"`nbgrader generate_feedback` leaves it out)\n\n{schemes[grade_id]}")
+            shown.metadata.update({MARK_SCHEME_KEY: grade_id, "editable": False, "deletable": False})
+            cells.append(shown)
+            added += 1
+    nb.cells = cells
+    return added
+
+
+class ShowMarkSchemes(NbGraderPreprocessor):
+    """For autograde: each written answer's mark scheme in a cell after the answer, read from
+    the course's source notebooks (``source/<assignment>/``), for formgrader."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.coursedir import CourseDirectory
+
+        from autograder.assignment import load_assignment
+        from autograder.grading.manual import mark_schemes
+
+        assignment_id = resources.get("nbgrader", {}).get("assignment", "")
+        coursedir = CourseDirectory(config=self.config)
+        source = coursedir.format_path(coursedir.source_directory, ".", assignment_id)
+        add_mark_scheme_cells(nb, {gid: scheme for gid, (_, scheme) in mark_schemes(load_assignment(), source).items()})
+        return nb, resources
+
+
+class ClearMarkSchemes(NbGraderPreprocessor):
+    """For feedback: drop the cells ``ShowMarkSchemes`` added."""
+
+    def preprocess(self, nb, resources):
+        nb.cells = [c for c in nb.cells if MARK_SCHEME_KEY not in c.get("metadata", {})]
+        return nb, resources
