@@ -37,9 +37,12 @@ if [ ! -f "$stamp" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
     # torch first and exact: an unpinned resolver run would pick a CUDA build.
     "$VENV/bin/python" -m pip install -q "torch==2.13.0"
-    "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    "$VENV/bin/python" -m pip install -q -e ".[instructor,dev]"
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 fi
 
+# import torchvision in any order, also where its wheel does not match torch
+# (cs231n/torchvision_compat.py); cheap, and keeps the start-up copy current.
+"$VENV/bin/python" -c "from cs231n.torchvision_compat import install_startup_hook; install_startup_hook()"
 "$VENV/bin/python" -m cs231n.datasets.build_sample_data

@@ -30,6 +30,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.assignment import ROOT, load_assignment
+from autograder.release import environments
 from autograder.release.strip_solutions import strip_solutions
 
 SOURCE_DIR = ROOT / "source_notebooks"
@@ -163,7 +164,8 @@ def run_nbgrader_generate(course_root, assignment):
 def add_kit_files(kit, assignment):
     for source_name, kit_name in KIT_FILES.items():
         shutil.copy(ASSIGNMENT_DIR / source_name, kit / kit_name)
-    shutil.copy(ROOT / "environment.yml", kit / "environment.yml")
+    for name, text in environments.student_files().items():
+        (kit / name).write_text(text)
     names = [p.notebook for p in assignment.parts.values()] + list(assignment.student_files)
     (kit / "submission_files.txt").write_text(
         "# Generated from assignment/assignment.toml: what collect_submission.py packs.\n"
@@ -336,7 +338,8 @@ def main(argv=None):
     except ReleaseError as exc:
         print(f"release: {exc}", file=sys.stderr)
         return 1
-    print(f"release: wrote the student kit to {out}")
+    (ROOT / "environment.yml").write_text(environments.instructor_environment_yml())
+    print(f"release: wrote the student kit to {out} and the instructor's environment.yml")
     return 0
 
 

@@ -37,7 +37,7 @@ python3 -m venv /autograder/venv
 # CPU builds of torch and torchvision (no CUDA in Gradescope's containers)
 /autograder/venv/bin/python -m pip install torch==2.13.0 torchvision==0.28.0 \\
     --index-url https://download.pytorch.org/whl/cpu
-/autograder/venv/bin/python -m pip install -e /autograder/source
+/autograder/venv/bin/python -m pip install -e "/autograder/source[instructor]"
 cd /autograder/source && /autograder/venv/bin/python -m cs231n.datasets.build_sample_data
 """
 

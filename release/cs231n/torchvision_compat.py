@@ -14,8 +14,16 @@ and only if its ``_C`` extension fails to load, the finder declares the two
 operator schemas, so torchvision's own import goes through unchanged. Where the
 extension loads (Colab, a matching CPU wheel) it does nothing at all.
 
-Limitation: it must be installed before torchvision is first imported, so on a
-machine with a mismatched wheel import ``cs231n`` before ``torchvision``.
+It must be installed before torchvision is first imported. So that the order of
+imports never matters, the environments the project's commands build also run it
+at interpreter start-up: ``install_startup_hook()`` (called by ``scripts/setup.sh``
+and ``scripts/student_env.sh``) copies this file into the environment's
+site-packages as ``cs231n_torchvision_compat.py`` and adds a one-line
+``cs231n_torchvision_compat.pth`` that imports it and calls ``install()``. The copy
+lives in site-packages, not here, so the hook works wherever the interpreter
+runs, also in the grader's sandbox, which sees the environment but not this
+repository. Elsewhere (Colab, a conda environment made by hand) importing
+``cs231n`` installs it, as before.
 """
 import importlib.abc
 import importlib.machinery
@@ -72,6 +80,9 @@ class _PatchingLoader(importlib.abc.Loader):
 
 
 class _TorchvisionFinder(importlib.abc.MetaPathFinder):
+    # Marks the finder across copies of this module (the start-up copy and cs231n's).
+    cs231n_torchvision_finder = True
+
     def find_spec(self, fullname, path, target=None):
         if fullname != "torchvision":
             return None
@@ -82,8 +93,28 @@ class _TorchvisionFinder(importlib.abc.MetaPathFinder):
 
 
 def install():
-    """Install the finder once; a no-op if torchvision is already imported."""
+    """Install the finder once; a no-op if torchvision is already imported or another
+    copy of this module (the start-up hook's) installed its finder already."""
     if "torchvision" in sys.modules:
         return
-    if not any(isinstance(f, _TorchvisionFinder) for f in sys.meta_path):
+    if not any(getattr(f, "cs231n_torchvision_finder", False) for f in sys.meta_path):
         sys.meta_path.insert(0, _TorchvisionFinder())
+
+
+STARTUP_MODULE = "cs231n_torchvision_compat"
+
+
+def install_startup_hook(site_dir=None):
+    """Copy this file into ``site_dir`` (default: this interpreter's site-packages) as
+    ``cs231n_torchvision_compat.py``, with the ``.pth`` line that runs ``install()`` at
+    every start-up of that environment. Idempotent. Returns the ``.pth`` path."""
+    import sysconfig
+    from pathlib import Path
+
+    site = Path(site_dir or sysconfig.get_paths()["purelib"])
+    source = Path(__file__).read_text(encoding="utf-8")
+    header = "# Copied from cs231n/torchvision_compat.py by install_startup_hook(); do not edit here.\n"
+    (site / f"{STARTUP_MODULE}.py").write_text(header + source, encoding="utf-8")
+    pth = site / f"{STARTUP_MODULE}.pth"
+    pth.write_text(f"import {STARTUP_MODULE}; {STARTUP_MODULE}.install()\n", encoding="utf-8")
+    return pth
