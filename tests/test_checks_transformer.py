@@ -55,7 +55,7 @@ def test_known_mistakes_lose_only_their_checks_and_get_their_hint(primary, mutan
     # change with any of them: it is graded only for its own mistakes (speed).
     names = TRANSFORMER_CHECKS if primary == "transformer_overfit" else FAST_CHECKS
     results = assert_loses_only_covering_checks(mutant, tmp_path, names, primary)
-    assert mutant.hint in results[primary].message, results[primary].message
+    assert results[primary].hint == mutant.hint, (results[primary].hint, results[primary].message)
 
 
 def test_a_detached_embedding_passes_the_forward_check_but_not_the_training_check(tmp_path):

@@ -37,7 +37,7 @@ def test_reference_gets_full_marks_for_other_seeds(name, seed):
 def test_known_mistakes_lose_only_their_checks_and_get_their_hint(primary, mutant, tmp_path):
     results = assert_loses_only_covering_checks(mutant, tmp_path, VIS_CHECKS, primary)
     # The grader recognises the mistake: its hint is shown.
-    assert mutant.hint in results[primary].message, results[primary].message
+    assert results[primary].hint == mutant.hint, (results[primary].hint, results[primary].message)
 
 
 def test_every_visualization_check_has_a_known_mistake():

@@ -8,7 +8,7 @@ import pytest
 
 from autograder.assignment import load_assignment
 from autograder.checks import REGISTRY, core
-from autograder.checks.diagnosis import fix_first, public_paths
+from autograder.checks.diagnosis import advice, fix_first, public_paths
 from autograder.checks.known_mistakes import load_mistakes
 from mutation import grade_all, make_mutant
 
@@ -39,10 +39,27 @@ def test_fix_first_names_the_narrowest_failed_check():
     results = {n: core.Result(n, 0.0, "wrong") for n in ("a", "ab", "abc")}
     results["c"] = core.Result("c", 1.0, "passed")
     fix_first(results, specs)
-    assert results["a"].message == "wrong"
-    assert "Fix a first" in results["ab"].message
-    assert "Fix a first" in results["abc"].message and "ab " not in results["abc"].message
-    assert results["c"].message == "passed"
+    assert results["a"].fix_first == [] and results["c"].fix_first == []
+    assert results["ab"].fix_first == ["a"]
+    assert results["abc"].fix_first == ["a"], "the narrowest failed check, not ab"
+    assert advice("abc", results, specs).startswith("Fix a in f first: its check (a) failed too")
+    assert advice("c", results, specs) == "passed"
+
+
+def test_advice_names_the_function_then_the_cause_then_the_numbers():
+    specs = {"step": _spec("step", ["m.py:step"]), "seq": _spec("seq", ["m.py:step", "m.py:seq"]),
+             "loss": _spec("loss", ["m.py:step", "m.py:seq", "model.py:Model.loss"])}
+    results = {"step": core.Result("step", 1.0, "passed"),
+               "seq": core.Result("seq", 1.0, "passed"),
+               "loss": core.Result("loss", 0.0, "dW: relative error 1.0", hint="the mask is ignored")}
+    text = advice("loss", results, specs)
+    assert text == ("Look at Model.loss in model.py. Likely cause: the mask is ignored. "
+                    "What we measured: dW: relative error 1.0"), "the layers pass: the loss is the suspect"
+    results["seq"] = core.Result("seq", 0.0, "h differs")
+    fix_first(results, specs)
+    assert advice("loss", results, specs).startswith("Fix seq in m.py first: its check (seq) failed too"), \
+        "step passes its own check: seq is the suspect"
+    assert advice("seq", results, specs) == "Look at seq in m.py. What we measured: h differs"
 
 
 def test_fix_first_on_the_real_covers_points_the_overfit_at_the_positional_encoding():
@@ -50,8 +67,8 @@ def test_fix_first_on_the_real_covers_points_the_overfit_at_the_positional_encod
     names = ("positional_encoding", "transformer_forward", "transformer_overfit")
     results = {n: core.Result(n, 0.0, "wrong") for n in names}
     fix_first(results, specs)
-    assert "Fix positional_encoding first" in results["transformer_overfit"].message
-    assert "Fix positional_encoding first" in results["transformer_forward"].message
+    assert results["transformer_overfit"].fix_first == ["positional_encoding"]
+    assert results["transformer_forward"].fix_first == ["positional_encoding"]
 
 
 def test_every_mistake_names_a_real_check_that_covers_it():
@@ -70,7 +87,7 @@ def test_a_known_mistake_is_told_its_hint(mistake, tmp_path):
     check and the message carries its own hint (not another mistake's)."""
     result = grade_all(make_mutant(mistake, tmp_path), [mistake.check])[mistake.check]
     assert result.fraction < 1, f"{mistake.check} did not catch: {mistake.hint}"
-    assert f"Likely cause: {mistake.hint}" in result.message, result.message
+    assert result.hint == mistake.hint, (result.hint, result.message)
 
 
 def test_a_value_compared_with_nan_never_matches():

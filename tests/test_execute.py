@@ -71,7 +71,9 @@ def test_errors_and_cell_timeouts_are_reported_and_the_next_notebook_still_runs(
     slow = write_notebook(tmp_path, "slow.ipynb", "import time\ntime.sleep(60)")
     after = write_notebook(tmp_path, "after.ipynb", "print('fine')")
     results = run(tmp_path, broken, slow, after)
-    assert not results[broken].ok and "raised ValueError: bad shape (3, 4)" in results[broken].message
+    # numbered as the student's notebook shows it after Restart & Run All (parameters In [1],
+    # x = 1 In [2]): not counting the parameters cell papermill injected before it
+    assert not results[broken].ok and "the cell In [3] raised ValueError: bad shape (3, 4)" in results[broken].message
     assert not results[slow].ok and "per-cell time limit (4 s)" in results[slow].message
     assert results[slow].wall_s < 30
     assert results[after].ok

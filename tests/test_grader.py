@@ -4,6 +4,7 @@ One batch grades the three demo submissions (reference, untouched release,
 reference with one known bug) plus a broken upload, in parallel.
 """
 import csv
+import html
 import json
 import zipfile
 
@@ -149,10 +150,17 @@ def test_known_bug_text_still_applies():
 def test_known_bug_is_explained_and_later_checks_say_what_to_fix_first(batch):
     _, _, results = batch
     messages = {t["name"].split(": ")[-1]: t["output"] for t in results["one_bug"]["tests"]}
-    assert "Likely cause:" in messages["lstm_step_forward"], messages["lstm_step_forward"]
-    assert "gate" in messages["lstm_step_forward"].split("Likely cause:")[1]
-    assert "Fix lstm_step_forward first" in messages["captioning_lstm_loss"], messages["captioning_lstm_loss"]
-    assert "Fix lstm_step_forward first" not in messages["lstm_step_forward"]
+    step = messages["lstm_step_forward"]
+    assert step.startswith("Look at lstm_step_forward in cs231n/rnn_layers.py. Likely cause: "), step
+    assert "gate" in step.split("Likely cause:")[1].split("What we measured:")[0], "cause before numbers"
+    assert "relative error" in step.split("What we measured:")[1]
+    loss = messages["captioning_lstm_loss"]
+    assert loss.startswith("Fix lstm_step_forward in cs231n/rnn_layers.py first: its check (lstm_step_forward)"), loss
+    assert "first" not in step
+    folder, out, _ = batch
+    page = (out / "one_bug" / "feedback.html").read_text()
+    assert html.escape(step) in page and html.escape(loss) in page, "the page says the same, in the same order"
+    assert "short re-run" in page and "fast mode" in page and "Restart Kernel and Run All" in page
 
 
 def test_no_text_a_student_sees_names_the_graders_paths(batch):

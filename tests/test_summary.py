@@ -22,7 +22,7 @@ def graded(fraction_of, flags=(), failed=(), manual=None):
     for name, result in grading.results.items():
         result.fraction = fraction_of(name)
     grading.flags = list(flags)
-    grading.notebook_runs = [NotebookRun(nb, False, "cell [3] raised ValueError", 1.0) for nb in failed]
+    grading.notebook_runs = [NotebookRun(nb, False, "the cell In [3] raised ValueError", 1.0) for nb in failed]
     grading.manual = manual or {}
     return grading
 
@@ -57,7 +57,7 @@ def test_summary_shows_parts_failures_links_flags_and_notebooks(gradings):
     assert "<a href='full/feedback.html'>full</a>" in page
     assert "&lt;b&gt;odd&lt;/b&gt;/feedback.html" in page and "<b>odd</b>" not in page
     assert "torch used in a numpy function" in page and "Integrity flags (1)" in page
-    assert "Notebook failures (1)" in page and "RNN_Captioning.ipynb: cell [3] raised ValueError" in page
+    assert "Notebook failures (1)" in page and "RNN_Captioning.ipynb: the cell In [3] raised ValueError" in page
     assert "Checks most often failed" in page and SPECS[0].name in page
     pending = 3 * len(FULL.manual) - 1
     assert f"{pending} answers still pending" in page

@@ -61,9 +61,11 @@ class Result:
 
     name: str
     fraction: float
-    message: str
+    message: str  # what was measured: the numbers, or the error
     parts: list = dataclasses.field(default_factory=list)
     error: str = ""
+    hint: str = ""  # the known mistake the outputs match (diagnosis.explain)
+    fix_first: list = dataclasses.field(default_factory=list)  # failed narrower checks (diagnosis.fix_first)
 
     def points(self, max_points):
         return round(self.fraction * max_points, 4)

@@ -92,13 +92,13 @@ def explain(result, got, inputs, expected, seed):
         hint = matching_hint(result.name, got, inputs, expected, seed)
     except Exception:  # a diagnosis that fails costs the hint, never the grade
         hint = ""
-    if hint:
-        result.message = f"{result.message}. Likely cause: {hint}"
+    result.hint = hint
     return result
 
 
 def fix_first(results, specs):
-    """Add "fix X first" to failed checks whose covers strictly contain a failed check's.
+    """Set ``fix_first`` of each failed check whose covers strictly contain a failed check's
+    covers: the narrowest such checks, whose code this one runs too.
 
     ``results``: {name: Result}; ``specs``: {name: assignment check spec with ``covers``}.
     """
@@ -107,12 +107,52 @@ def fix_first(results, specs):
         mine = set(specs[name].covers)
         narrower = [d for d in sorted(failed) if d != name and set(specs[d].covers) < mine]
         # keep the narrowest: a candidate that contains another candidate adds nothing
-        first = [d for d in narrower if not any(set(specs[e].covers) < set(specs[d].covers) for e in narrower)]
-        if first:
-            names = ", ".join(first)
-            results[name].message += (f". Fix {names} first: this check runs the code "
-                                      f"{'it tests' if len(first) == 1 else 'they test'}, which is wrong")
+        results[name].fix_first = [d for d in narrower
+                                   if not any(set(specs[e].covers) < set(specs[d].covers) for e in narrower)]
     return results
+
+
+def suspects(name, results, specs) -> list[str]:
+    """The functions to look at for failed check ``name`` (``covers`` entries, "file:function").
+
+    The covers of the failed narrower checks it runs (``fix_first``) when there are any,
+    else its own; less those a passed narrower check already vouches for (a loss check
+    whose layers all pass points at the loss); all of them when every one is vouched for.
+    """
+    result, mine = results[name], list(specs[name].covers)
+    candidates = list(dict.fromkeys(c for d in result.fix_first for c in specs[d].covers)) or mine
+    vouched = {c for d, r in results.items() if d != name and d in specs and r.fraction >= 1
+               and set(specs[d].covers) < set(mine) for c in specs[d].covers}
+    return [c for c in candidates if c not in vouched] or candidates
+
+
+def _functions(covers) -> str:
+    """"f and g in cs231n/a.py; h in cs231n/b.py" from ["cs231n/a.py:f", ...]."""
+    by_file = {}
+    for entry in covers:
+        path, _, function = entry.partition(":")
+        by_file.setdefault(path, []).append(function)
+    return "; ".join(f"{', '.join(names[:-1]) + ' and ' if len(names) > 1 else ''}{names[-1]} in {path}"
+                     for path, names in by_file.items())
+
+
+def advice(name, results, specs) -> str:
+    """What a student reads for check ``name``: for a failed check, first the function to
+    fix, then the likely cause (a known mistake's hint), then what was measured."""
+    result = results[name]
+    if result.fraction >= 1:
+        return result.message
+    where = _functions(suspects(name, results, specs))
+    if result.fix_first:
+        checks = ", ".join(result.fix_first)
+        lines = [f"Fix {where} first: {'its check' if len(result.fix_first) == 1 else 'their checks'} "
+                 f"({checks}) failed too, and this check runs that code."]
+    else:
+        lines = [f"Look at {where}."]
+    if result.hint:
+        lines.append(f"Likely cause: {result.hint.rstrip('.')}.")
+    lines.append(f"What we measured: {result.message}")
+    return " ".join(lines)
 
 
 _PATH_CHARS = r"[^\s\"'<>:/\\]"

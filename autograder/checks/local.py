@@ -109,10 +109,12 @@ def notebook_check(name, points=None):
     """
     from autograder.assignment import load_assignment
 
-    max_points = points if points is not None else load_assignment().checks[name].points
+    specs = load_assignment().checks
+    max_points = points if points is not None else specs[name].points
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         result = grade(name)
     earned = result.points(max_points)
-    print(f"[{name}] {earned:g} / {max_points:g} points: {diagnosis.public_paths(result.message, [os.getcwd()])}")
+    result.message = diagnosis.public_paths(result.message, [os.getcwd()])
+    print(f"[{name}] {earned:g} / {max_points:g} points: {diagnosis.advice(name, {name: result}, specs)}")
     return earned

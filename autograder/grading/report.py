@@ -35,13 +35,12 @@ def results_json(assignment, grading: Grading) -> dict:
     tests = []
     for number, (part_id, part) in enumerate(assignment.parts.items(), start=1):
         for index, spec in enumerate(assignment.checks_of(part_id), start=1):
-            result = grading.results.get(spec.name)
             tests.append({
                 "name": f"{part.title}: {spec.name}",
                 "number": f"{number}.{index}",
                 "score": grading.points(spec),
                 "max_score": spec.points,
-                "output": result.message if result else "not graded",
+                "output": grading.advice(assignment, spec.name),
                 "tags": [part_id],
                 "visibility": "visible",
             })
@@ -116,13 +115,25 @@ def notebook_images(path, max_bytes, limit=MAX_IMAGES_PER_NOTEBOOK) -> list[str]
 def _check_rows(assignment, grading, part_id, esc):
     rows = []
     for spec in assignment.checks_of(part_id):
-        result = grading.results.get(spec.name)
         got = grading.points(spec)
         status = "ok" if got == spec.points else ("partial" if got > 0 else "fail")
-        message = result.message if result else "not graded"
+        message = grading.advice(assignment, spec.name)
         rows.append(f"<tr class='{status}'><td>{esc(spec.name)}</td><td>{got:g} / {spec.points:g}"
                     f"</td><td>{esc(message)}</td></tr>")
     return rows
+
+
+RERUN_NOTE = (
+    "How to read this page. Your points come from hidden checks: they call the functions in "
+    "your cs231n files on inputs you have not seen and compare the results with a correct "
+    "implementation. For a failed check the table says which function to look at first, then "
+    "the likely cause when your outputs match a known mistake, then what was measured. The "
+    "notebook lines and figures come from a short re-run of your notebooks here, top to bottom, "
+    "in fast mode (far fewer training iterations and images), offline (no downloads, so no "
+    "pictures fetched from the web) and on the course's copy of the data. So trained models "
+    "are weaker, losses higher and generated images noisier than in your own full run; that is "
+    "expected and costs no points. Cell numbers such as In [7] are those your notebook shows "
+    "after Kernel > Restart Kernel and Run All Cells.")
 
 
 def feedback_html(assignment, grading: Grading, images: bool = True) -> str:
@@ -135,6 +146,7 @@ def feedback_html(assignment, grading: Grading, images: bool = True) -> str:
             f"{assignment.auto_points():g}</p>"]
     if assignment.manual:
         body.append(f"<p class='total'>{esc(manual_summary(assignment, grading))}</p>")
+    body.append(f"<p class='note'>{esc(RERUN_NOTE)}</p>")
     body += [f"<p>{esc(n)}</p>" for n in grading.notes]
     if grading.problems:
         body.append("<h2>About your submission</h2><ul>"

@@ -63,6 +63,13 @@ class Grading:
         result = self.results.get(spec.name)
         return result.points(spec.points) if result else 0.0
 
+    def advice(self, assignment, name: str) -> str:
+        """What the student reads for check ``name``: for a failed check the function to
+        fix, the likely cause, then the numbers (``diagnosis.advice``)."""
+        from autograder.checks.diagnosis import advice
+
+        return advice(name, self.results, assignment.checks) if name in self.results else "not graded"
+
     def part_scores(self, assignment) -> dict[str, tuple[float, float]]:
         """{part id: (earned, automatic maximum)}, in the assignment's order."""
         scores = {}
@@ -138,7 +145,8 @@ class Grading:
                                        "limits_hit": list(r.limits_hit or []),
                                        "executed": bool(r.executed)}
                           for r in self.notebook_runs},
-            "results": {name: {"fraction": r.fraction, "message": r.message, "error": r.error[-4000:]}
+            "results": {name: {"fraction": r.fraction, "message": r.message, "error": r.error[-4000:],
+                               "hint": r.hint, "fix_first": list(r.fix_first)}
                         for name, r in self.results.items()},
             "answers": dict(self.answers),
             "manual": dict(self.manual),
@@ -160,7 +168,8 @@ class Grading:
     @classmethod
     def _from_dict(cls, data: dict, out_dir: Path | None) -> Grading:
         results = {str(name): core.Result(str(name), float(r["fraction"]), str(r["message"]), [],
-                                          str(r.get("error", "")))
+                                          str(r.get("error", "")), str(r.get("hint", "")),
+                                          [str(d) for d in r.get("fix_first", [])])
                    for name, r in data["results"].items()}
         runs = []
         for name, run in dict(data.get("notebooks", {})).items():

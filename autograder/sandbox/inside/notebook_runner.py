@@ -106,7 +106,21 @@ def register_capped_engine(max_output_bytes):
 # one notebook
 
 
-def describe_failure(exc, plan, watchdog_fired):
+def shown_cell_number(exc, executed_path):
+    """The ``In [n]`` of the failing cell as the student's own notebook numbers it after
+    Restart & Run All: papermill's run also counted the parameters cell it injected."""
+    from autograder.sandbox.inside.seal import read_regular_file
+
+    count = exc.exec_count
+    try:  # student code may still run beside us: no links, no FIFOs, a size cap
+        cells = json.loads(read_regular_file(executed_path, 256 << 20))["cells"]
+        injected = next(k for k, c in enumerate(cells) if "injected-parameters" in c["metadata"].get("tags", []))
+    except Exception:  # no readable copy or no injected cell: papermill's own count
+        return count
+    return count - 1 if isinstance(count, int) and count > 1 and injected < exc.cell_index else count
+
+
+def describe_failure(exc, plan, watchdog_fired, executed_path=None):
     """(message, limits hit) for an exception papermill raised, in a student's words."""
     from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
@@ -117,7 +131,7 @@ def describe_failure(exc, plan, watchdog_fired):
     if isinstance(exc, PapermillExecutionError):
         evalue = str(exc.evalue).strip().splitlines()
         detail = f"{exc.ename}: {evalue[0][:300]}" if evalue else exc.ename
-        return f"cell [{exc.exec_count}] raised {detail}", []
+        return f"the cell In [{shown_cell_number(exc, executed_path)}] raised {detail}", []
     if isinstance(exc, TimeoutError):  # nbclient's CellTimeoutError
         return (f"stopped: a cell ran past the per-cell time limit ({plan['cell_wall_s']:.0f} s)",
                 ["cell time limit"])
@@ -143,14 +157,15 @@ def run_notebook(notebook, plan, engine, whole_namespace):
     timer = threading.Timer(plan["notebook_wall_s"], watchdog)
     start = time.monotonic()
     timer.start()
+    executed = Path(plan["executed_dir"]) / notebook
     try:
-        papermill.execute_notebook(notebook, str(Path(plan["executed_dir"]) / notebook),
+        papermill.execute_notebook(notebook, str(executed),
                                    parameters=plan["parameters"], engine_name=engine,
                                    kernel_name="python3", language="python",
                                    execution_timeout=plan["cell_wall_s"], progress_bar=False)
         message, limits_hit, ok = "ran top to bottom", [], True
     except Exception as exc:  # everything a notebook can do wrong ends up here, in words
-        message, limits_hit = describe_failure(exc, plan, fired.is_set())
+        message, limits_hit = describe_failure(exc, plan, fired.is_set(), executed)
         ok = False
     finally:
         timer.cancel()

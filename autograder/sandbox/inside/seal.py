@@ -18,21 +18,35 @@ NOTEBOOK_SEAL_PREFIX = "cs231n-notebook-seal "  # the notebook runner's, keyed b
 SEALED_SUFFIXES = (".npz", ".error.txt")
 
 
-def file_digest(path, limit=256 << 20):
-    """sha256 hex of a regular file (links and FIFOs are not followed or opened
-    for reading; None for those and for missing or oversized files)."""
+def _chunks(path, limit):
+    """The 1 MB chunks of a regular file of at most ``limit`` bytes; nothing for links,
+    FIFOs (never followed or opened for reading), missing or oversized files."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        return None
+        return
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            return None
-        digest = hashlib.sha256()
+            return
+        yield b""  # says: a regular file, within the limit (empty or not)
         while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+            yield chunk
+
+
+def file_digest(path, limit=256 << 20):
+    """sha256 hex of a regular file (None for links, FIFOs, missing or oversized files)."""
+    digest, regular = hashlib.sha256(), False
+    for chunk in _chunks(path, limit):
+        regular = True
+        digest.update(chunk)
+    return digest.hexdigest() if regular else None
+
+
+def read_regular_file(path, limit):
+    """The bytes of a regular file (None for links, FIFOs, missing or oversized files)."""
+    chunks = list(_chunks(path, limit))
+    return b"".join(chunks) if chunks else None
 
 
 def seal_line(outputs_dir, name, status):
