@@ -14,7 +14,7 @@ detail (the error, or the last line the check printed, preferring one that
 reports an error value). Other cells that stopped with an error are listed
 under the table: a check after them may fail because of them.
 
-How it runs a notebook, the way the graders do:
+How it runs a notebook, much as the graders do:
 
 - on a copy held in memory: your notebook file is only read, never written;
 - in fast mode: a cell ``fast_mode = True`` goes right after the cell tagged
@@ -28,8 +28,8 @@ How it runs a notebook, the way the graders do:
 
 No hidden inputs leave the grader: this script uses only what is in this
 folder, the visible cells of your notebooks and your cs231n files. The graders
-also run hidden checks on other inputs and grade your written answers by hand,
-so passing here does not guarantee the points.
+also run hidden checks, on inputs you never see, and grade your written answers
+by hand, so passing here does not guarantee the points.
 
 Part names. The parts are the notebooks listed in submission_files.txt (all
 ``*.ipynb`` files here if that list is missing). A part is named by its file
@@ -44,7 +44,7 @@ words of the file name (split at underscores, in lower case):
 - a file name of three words or more is also named by its initials (``gan``).
 
 ``python self_check.py --help`` lists every name. Exit status: 0 when every
-visible check it ran passed, 1 otherwise, 2 for bad usage (an unknown part).
+visible check passed, 1 otherwise, 2 for bad usage (an unknown part).
 It needs nbformat, nbclient and ipykernel, which the course environment has.
 """
 import argparse
@@ -352,7 +352,9 @@ def table(notebook, outcome):
         lines.append(("  " + "  ".join(first) + "  " + values[4]).rstrip())
     if outcome.other_errors:
         lines.append("  Other cells that stopped with an error (a check below one may fail because of it):")
-        lines += [f"    In [{number}]  {error}" for number, error in outcome.other_errors]
+        labels = [f"In [{number}]" for number, _ in outcome.other_errors]
+        width = max(len(label) for label in labels)
+        lines += [f"    {label:<{width}}  {error}" for label, (_, error) in zip(labels, outcome.other_errors)]
     if outcome.problem:
         lines.append(f"  {outcome.problem}.")
     return "\n".join(lines)
