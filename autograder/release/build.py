@@ -37,7 +37,8 @@ SOURCE_DIR = ROOT / "source_notebooks"
 PACKAGE_DIR = ROOT / "cs231n"
 ASSIGNMENT_DIR = ROOT / "assignment"
 # Files from assignment/ that ship to students, and their names in the kit.
-KIT_FILES = {"STUDENT_README.md": "README.md", "collect_submission.py": "collect_submission.py"}
+KIT_FILES = {"STUDENT_README.md": "README.md", "collect_submission.py": "collect_submission.py",
+             "self_check.py": "self_check.py"}
 PACKAGE_SUFFIXES = {".py", ".sh"}
 # Text that must never appear in a released file.
 FORBIDDEN = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS",
