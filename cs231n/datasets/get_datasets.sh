@@ -25,11 +25,11 @@ trap cleanup EXIT
 
 say() { echo "get_datasets: $*"; }
 
-fetch() {  # fetch URL OUTFILE
+fetch() {  # fetch URL OUTFILE; a progress bar on stderr (the COCO archive is about 1 GB)
     if command -v curl >/dev/null 2>&1; then
-        curl -fL --silent --show-error --connect-timeout 20 --retry 2 -o "$2" "$1"
+        curl -fL --progress-bar --show-error --connect-timeout 20 --retry 2 -o "$2" "$1"
     elif command -v wget >/dev/null 2>&1; then
-        wget -q --timeout=20 --tries=3 -O "$2" "$1"
+        wget -q --show-progress --progress=bar:force:noscroll --timeout=20 --tries=3 -O "$2" "$1"
     else
         say "neither curl nor wget is installed"
         return 1
@@ -71,6 +71,7 @@ else
     if fetch "$COCO_URL" "$work/coco_captioning.zip"; then
         mkdir "$work/coco"
         found=""
+        say "unpacking coco_captioning.zip ..."
         if unpack_zip "$work/coco_captioning.zip" "$work/coco"; then
             found=$(find "$work/coco" -name coco2014_captions.h5 | head -n 1)
         fi
