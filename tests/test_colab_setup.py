@@ -5,6 +5,7 @@ Everything runs on real files: fake Drive trees in tmp_path with copies of the
 committed release, real bash scripts for downloads, the real get_datasets.sh
 fetching from file:// URLs, and the cell's text executed as the notebooks hold it.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -14,13 +15,16 @@ import tomllib
 import types
 import zipfile
 
+import nbformat
 import numpy as np
 import pytest
 
-from autograder.assignment import ROOT
+from autograder.assignment import ROOT, load_assignment
+from autograder.release.notebook_cells import COLAB_SETUP, KIT_MARKER
 from cs231n import colab_setup
 
 TESTED = colab_setup.tested_versions()
+PARTS = list(load_assignment().parts.values())
 ON_COLAB_RUNTIME = {"python": "3.12.11", "numpy": "2.0.2", "torch": "2.9.0+cu126", "torchvision": "0.24.0+cu126"}
 
 
@@ -77,8 +81,8 @@ def test_a_colab_runtime_with_other_minor_versions_gets_one_note_with_the_pip_co
 
 
 def test_only_what_differs_is_installed():
-    advice = colab_setup.check_versions(dict(ON_COLAB_RUNTIME, torch=TESTED["torch"], torchvision=TESTED["torchvision"]),
-                                        TESTED)
+    installed = dict(ON_COLAB_RUNTIME, torch=TESTED["torch"], torchvision=TESTED["torchvision"])
+    advice = colab_setup.check_versions(installed, TESTED)
     assert len(advice) == 1 and f"`!pip install numpy=={TESTED['numpy']}` in a cell" in advice[0], advice
 
 
@@ -193,7 +197,8 @@ def test_missing_data_is_downloaded_once_with_its_output_shown(tmp_path):
     script.write_text('echo "fetching ..."\n'
                       'mkdir -p cs231n/datasets/coco_captioning\n'
                       'echo data > cs231n/datasets/coco_captioning/coco2014_captions.h5\n'
-                      f'{sys.executable} -c "import numpy; numpy.savez(\'cs231n/datasets/imagenet_val_25.npz\', X=[1])"\n'
+                      f'{sys.executable} -c "import numpy; '
+                      'numpy.savez(\'cs231n/datasets/imagenet_val_25.npz\', X=[1])"\n'
                       'echo "fetched"\n')
     out = Recorder()
     assert colab_setup.ensure_data(tmp_path, command=["bash", str(script)], out=out) is True
@@ -250,3 +255,182 @@ def test_prepare_colab_on_colab_reports_versions_then_the_data(tmp_path, monkeyp
     lines = out.text.splitlines()
     assert lines[0].startswith("Versions: python 3.12.11, numpy 2.0.2, torch 2.9.0+cu126")
     assert lines[1].startswith("Note: ") and lines[2].startswith("Data: downloading") and lines[3] == "fetching"
+
+
+# -- the notebooks' first cell -------------------------------------------------------
+
+def first_cell(notebook):
+    return nbformat.read(notebook, as_version=4).cells[0]
+
+
+@pytest.mark.parametrize("folder", ["source_notebooks", "release"])
+def test_all_six_notebooks_start_with_the_cell_that_finds_the_kit(folder):
+    assert len(PARTS) == 6
+    for part in PARTS:
+        notebook = ROOT / folder / part.notebook
+        cell = first_cell(notebook)
+        assert cell.cell_type == "code" and cell.source == COLAB_SETUP, f"{folder}/{part.notebook}: old first cell"
+        text = notebook.read_text()
+        assert "FOLDERNAME" not in text and "cs231n/assignments" not in text, f"{folder}/{part.notebook}"
+    assert COLAB_SETUP.splitlines()[4].startswith("KIT_FOLDER = None  # if the search fails")
+    assert f'marker="{KIT_MARKER}"' in COLAB_SETUP and "from cs231n.colab_setup import prepare_colab" in COLAB_SETUP
+
+
+def test_the_kit_holds_the_marker_in_its_top_folder_and_the_setup_module():
+    assert "Keep it here" in (ROOT / "release" / KIT_MARKER).read_text()
+    assert (ROOT / "release" / "cs231n" / "colab_setup.py").read_bytes() == \
+        (ROOT / "cs231n" / "colab_setup.py").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def find_kit_folder():
+    """The search function as the released notebooks define it (off Colab that is all the cell does)."""
+    namespace = {}
+    exec(compile(first_cell(ROOT / "release" / PARTS[0].notebook).source, "colab_cell", "exec"), namespace)
+    return namespace["find_kit_folder"]
+
+
+@pytest.fixture
+def drive(tmp_path):
+    """A fake "My Drive" with the usual clutter and no kit."""
+    root = tmp_path / "MyDrive"
+    for folder in ("Colab Notebooks", "Photos/2025", "Courses/CS 229/ps1", "Courses/2026 spring/CS 231n"):
+        (root / folder).mkdir(parents=True)
+    (root / "Colab Notebooks" / "Untitled0.ipynb").write_text("{}")
+    (root / "Courses" / "CS 229" / "ps1" / "README.md").write_text("not this one")
+    return root
+
+
+def put_kit(drive, *folders):
+    """A copy of the committed release at drive/folders..., as a student uploads it."""
+    kit = drive.joinpath(*folders)
+    shutil.copytree(ROOT / "release", kit)
+    return kit
+
+
+def test_the_kit_is_found_at_any_depth_under_any_name(drive, find_kit_folder):
+    kit = put_kit(drive, "Courses", "2026 spring", "CS 231n", "my a3 (copy)")
+    assert find_kit_folder(str(drive)) == str(kit)
+    assert find_kit_folder(str(drive) + "/") == str(kit)
+
+
+def test_no_kit_says_what_to_do(drive, find_kit_folder):
+    with pytest.raises(FileNotFoundError) as error:
+        find_kit_folder(str(drive))
+    message = str(error.value)
+    assert f"No folder in {drive} (up to 5 levels down) holds {KIT_MARKER}" in message
+    assert "Upload the whole assignment folder" in message and "set KIT_FOLDER at the top of this cell" in message
+
+
+def test_two_copies_are_listed_and_the_student_is_told_to_choose(drive, find_kit_folder):
+    first = put_kit(drive, "assignment3")
+    second = put_kit(drive, "Courses", "2026 spring", "CS 231n", "assignment3 (1)")
+    with pytest.raises(RuntimeError) as error:
+        find_kit_folder(str(drive))
+    message = str(error.value)
+    assert message.startswith(f"2 copies of the assignment are in {drive}:\n  {second}\n  {first}\n")
+    assert "Set KIT_FOLDER at the top of this cell to the one you work in" in message
+    assert find_kit_folder(str(drive), "assignment3") == str(first)
+
+
+def test_hidden_and_trash_folders_are_not_searched(drive, find_kit_folder):
+    kit = put_kit(drive, "cs231n", "assignment3")
+    for hidden in (".Trash-0", "Trash", ".shortcut-targets-by-id/1a2b"):
+        put_kit(drive, *hidden.split("/"), "assignment3")
+    assert find_kit_folder(str(drive)) == str(kit)
+
+
+def test_the_search_goes_five_levels_down_and_not_into_a_kit(drive, find_kit_folder):
+    deep = put_kit(drive, "a", "b", "c", "d", "kit")  # the kit's folder is 5 levels down
+    (deep / "cs231n" / "datasets" / KIT_MARKER).write_text("a stray copy of the marker inside the kit")
+    assert find_kit_folder(str(drive)) == str(deep)
+    shutil.move(deep, drive / "a" / "b" / "c" / "d" / "e" / "kit")  # 6 levels down: not searched
+    with pytest.raises(FileNotFoundError):
+        find_kit_folder(str(drive))
+    assert find_kit_folder(str(drive), max_depth=6) == str(drive / "a" / "b" / "c" / "d" / "e" / "kit")
+
+
+def test_kit_folder_relative_to_the_drive_or_absolute_and_checked(drive, find_kit_folder):
+    kit = put_kit(drive, "Courses", "2026 spring", "CS 231n", "a3")
+    assert find_kit_folder(str(drive), "Courses/2026 spring/CS 231n/a3") == str(kit)
+    assert find_kit_folder(str(drive), str(kit)) == str(kit)
+    with pytest.raises(FileNotFoundError, match=r"KIT_FOLDER is 'Courses/2026 spring/CS 231n', but .* holds no "
+                                                + KIT_MARKER):
+        find_kit_folder(str(drive), "Courses/2026 spring/CS 231n")
+
+
+def run_cell(cell, cwd, pythonpath, prelude=""):
+    """The cell's text run as a notebook runs it (top-level code of a fresh interpreter's __main__)."""
+    cell_file = cwd.parent / "cell.py"
+    cell_file.write_text(cell)
+    probe = ("_names = set(globals())\n" + prelude + "import json as _json, os as _os, sys as _sys\n"
+             f"with open({str(cell_file)!r}) as _file:\n"
+             "    _cell = compile(_file.read(), 'cell', 'exec')\n"
+             "_before = (_os.getcwd(), list(_sys.path), set(_sys.modules))\n"
+             "exec(_cell)\n"
+             "print(_json.dumps({'cwd': _os.getcwd(), 'path_changed': _sys.path != _before[1],\n"
+             "                   'new_modules': sorted(set(_sys.modules) - _before[2]),\n"
+             "                   'setup_module': getattr(_sys.modules.get('cs231n.colab_setup'), '__file__', None),\n"
+             "                   'new_names': sorted(n for n in set(globals()) - _names if not n.startswith('_'))}))\n")
+    env = dict(os.environ, PYTHONPATH=str(pythonpath))
+    return subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+AS_ON_COLAB = "import google.colab\n"  # Colab's kernel imports it at start-up
+
+
+def fake_colab(folder):
+    """An importable google.colab whose drive.mount only says what it was asked."""
+    (folder / "google" / "colab").mkdir(parents=True)
+    (folder / "google" / "__init__.py").write_text("")
+    (folder / "google" / "colab" / "__init__.py").write_text("")
+    (folder / "google" / "colab" / "drive.py").write_text('def mount(path):\n    print("mounted", path)\n')
+    return folder
+
+
+def test_outside_colab_the_cell_only_defines_kit_folder_and_the_search(drive, tmp_path):
+    """In a fresh interpreter, beside a kit and with a google.colab package that could be
+    imported: no output, no Drive, same folder and sys.path, no module imported."""
+    kit = put_kit(drive, "assignment3")
+    files = sorted(kit.rglob("*"))
+    result = run_cell(first_cell(kit / PARTS[0].notebook).source, kit, fake_colab(tmp_path / "fake"))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    *printed, report = result.stdout.splitlines()
+    assert printed == []
+    assert json.loads(report) == {"cwd": str(kit), "path_changed": False, "new_modules": [], "setup_module": None,
+                                  "new_names": ["KIT_FOLDER", "find_kit_folder", "os", "sys"]}
+    assert sorted(kit.rglob("*")) == files
+
+
+def test_on_colab_the_cell_mounts_drive_works_from_the_kit_and_prepares_it(drive, tmp_path):
+    """A fake Colab (google.colab imported, drive.mount a stub) and KIT_FOLDER set, as a
+    student sets it: the cell moves into the kit, imports the kit's own cs231n, reports
+    the versions and finds the data there."""
+    kit = put_kit(drive, "cs231n", "assignment3")
+    fake_real_data(kit)
+    cell = first_cell(kit / PARTS[0].notebook).source.replace("KIT_FOLDER = None", f"KIT_FOLDER = {str(kit)!r}", 1)
+    elsewhere = tmp_path / "content"
+    elsewhere.mkdir()
+    result = run_cell(cell, elsewhere, fake_colab(tmp_path / "fake"), prelude=AS_ON_COLAB)
+    assert result.returncode == 0, result.stderr
+    *printed, report = result.stdout.splitlines()
+    assert printed[:3] == ["mounted /content/drive", "Looking for the assignment folder in your Drive ...",
+                           f"Assignment folder: {kit}"]
+    assert printed[3].startswith("Versions: ") and printed[3].endswith(": as tested.")
+    assert printed[4:] == ["Data: already in cs231n/datasets, no download needed."]
+    report = json.loads(report)
+    assert report["cwd"] == str(kit) and report["path_changed"]
+    assert "cs231n.colab_setup" in report["new_modules"] and "torch" not in report["new_modules"]
+    assert report["setup_module"] == str(kit / "cs231n" / "colab_setup.py"), "the kit's own copy"
+
+
+@pytest.mark.skipif(os.path.exists("/content/drive/MyDrive"), reason="this machine has a real Drive mount")
+def test_on_colab_without_a_kit_the_cell_stops_before_doing_anything(tmp_path):
+    elsewhere = tmp_path / "content"
+    elsewhere.mkdir()
+    result = run_cell(COLAB_SETUP, elsewhere, fake_colab(tmp_path / "fake"), prelude=AS_ON_COLAB)
+    assert result.returncode != 0 and result.stdout.splitlines() == [
+        "mounted /content/drive", "Looking for the assignment folder in your Drive ..."]
+    assert result.stderr.rstrip().splitlines()[-1].startswith(
+        f"FileNotFoundError: No folder in /content/drive/MyDrive (up to 5 levels down) holds {KIT_MARKER}.")

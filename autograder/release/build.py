@@ -31,6 +31,7 @@ import nbformat
 
 from autograder.assignment import ROOT, load_assignment
 from autograder.release import environments
+from autograder.release.notebook_cells import KIT_MARKER
 from autograder.release.strip_solutions import strip_solutions
 
 SOURCE_DIR = ROOT / "source_notebooks"
@@ -139,6 +140,10 @@ def stage_course(course_root, notebooks, assignment):
     for name, nb in notebooks.items():
         nbformat.write(nb, source / name)
     copy_stripped_package(source)
+    # The file by which the notebooks' Colab cell finds the assignment folder in a
+    # student's Drive: in the course's source/, so that both the kit and a release made
+    # with nbgrader generate_assignment have it in their top folder.
+    shutil.copy(ASSIGNMENT_DIR / KIT_MARKER, source / KIT_MARKER)
     config = (ASSIGNMENT_DIR / "nbgrader_config.py").read_text()
     # nbgrader's autograde copies every non-notebook file of source/ over the
     # submission; the files students edit must keep the student's version.

@@ -7,23 +7,63 @@ NOT set here: they come from assignment.toml at release time).
 """
 import nbformat
 
+# The file that marks the kit's top folder (release/ holds it; build.py's KIT_FILES):
+# the Colab cell finds the assignment in a student's Drive by it, wherever it was put.
+KIT_MARKER = "CS231N_ASSIGNMENT3_KIT.txt"
+
+# The Drive search must be in the cell (nothing from the kit can be imported before
+# the kit is found); the rest is cs231n/colab_setup.py (why: its docstring).
 COLAB_SETUP = '''\
-# Colab preparation: on Google Colab this mounts your Drive, finds the assignment
-# folder and fetches the data; anywhere else it does nothing.
+# Colab setup: on Google Colab this cell mounts your Google Drive, finds the assignment
+# folder in it (the folder holding CS231N_ASSIGNMENT3_KIT.txt), works from there, checks
+# the installed torch, torchvision and numpy, and downloads the data the first time.
+# Anywhere else it does nothing.
+KIT_FOLDER = None  # if the search fails: the folder's path in your Drive, e.g. "cs231n/assignment3"
+
 import os
-import subprocess
 import sys
+
+
+def find_kit_folder(root, kit_folder=None, marker="CS231N_ASSIGNMENT3_KIT.txt", max_depth=5):
+    \"\"\"kit_folder (relative to root, or absolute) if given; else the one folder at most
+    max_depth levels below root that holds the marker file (hidden folders are skipped).\"\"\"
+    if kit_folder:
+        folder = os.path.join(root, kit_folder)
+        if not os.path.isfile(os.path.join(folder, marker)):
+            raise FileNotFoundError(f"KIT_FOLDER is {kit_folder!r}, but {folder} holds no {marker}. "
+                                    "Set KIT_FOLDER to the folder with the notebooks and that file.")
+        return folder
+    root, found = os.path.normpath(root), []
+    for folder, subfolders, files in os.walk(root):
+        if marker in files:
+            found.append(folder)
+        if marker in files or folder[len(root):].count(os.sep) >= max_depth:
+            subfolders.clear()  # never inside a copy of the kit, never deeper than max_depth
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != "Trash")
+    if not found:
+        raise FileNotFoundError(f"No folder in {root} (up to {max_depth} levels down) holds {marker}. "
+                                "Upload the whole assignment folder to your Google Drive, or set KIT_FOLDER "
+                                "at the top of this cell to its path, then run this cell again.")
+    if len(found) > 1:
+        raise RuntimeError(f"{len(found)} copies of the assignment are in {root}:\\n  " + "\\n  ".join(found)
+                           + "\\nSet KIT_FOLDER at the top of this cell to the one you work in, "
+                           "then run this cell again.")
+    return found[0]
+
 
 if "google.colab" in sys.modules:
     from google.colab import drive
 
     drive.mount("/content/drive")
-    # The folder in your Drive that holds this notebook and the cs231n package:
-    FOLDERNAME = "cs231n/assignments/assignment3"
-    ASSIGNMENT_DIR = os.path.join("/content/drive/My Drive", FOLDERNAME)
-    sys.path.append(ASSIGNMENT_DIR)
+    print("Looking for the assignment folder in your Drive ...")
+    ASSIGNMENT_DIR = find_kit_folder("/content/drive/MyDrive", KIT_FOLDER)
+    print("Assignment folder:", ASSIGNMENT_DIR)
     os.chdir(ASSIGNMENT_DIR)
-    subprocess.run(["bash", "get_datasets.sh"], cwd="cs231n/datasets", check=True)'''
+    if ASSIGNMENT_DIR not in sys.path:
+        sys.path.insert(0, ASSIGNMENT_DIR)
+    from cs231n.colab_setup import prepare_colab
+
+    prepare_colab(ASSIGNMENT_DIR)'''
 
 PARAMETERS = '''\
 # Parameters: papermill replaces these for headless runs (CI and the autograder).
