@@ -58,6 +58,12 @@ HERE = Path(__file__).resolve().parent
 CELL_TIMEOUT_S = 300
 FAST_MODE_CELL = "fast_mode = True"
 PARAMETERS_TAG = "parameters"
+# The Colab set-up cell (mounts Drive, finds the kit, fetches data) is not run here: this
+# script already runs in the kit's folder, and on Colab a second Drive mount from a
+# headless kernel could wait for a sign-in nobody sees. It stays in the copy, as a comment,
+# so that every later cell keeps its In [n].
+COLAB_SETUP_TAG = "colab-setup"
+COLAB_SETUP_STANDIN = "# (the Colab set-up cell: not run by self_check.py)"
 DETAIL_WIDTH = 120  # characters of detail per row; longer details end in "..."
 TIMEOUT_NAME = "CellTimeout"  # the error a stopped cell gets here (our own name, not Python's)
 REMINDER = ("These are the visible checks only: the graders also run hidden checks on other inputs, "
@@ -218,6 +224,8 @@ def fast_copy(notebook):
     for cell in cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+        if COLAB_SETUP_TAG in cell.get("metadata", {}).get("tags", []):
+            cell.source = COLAB_SETUP_STANDIN
     notebook.cells = cells
     return notebook, origin
 

@@ -121,7 +121,12 @@ def test_the_reference_solution_passes_every_check_and_exits_0(tmp_path):
     kit = make_kit(tmp_path)
     for name, data in reference_files(ASSIGNMENT).items():
         (kit / name).write_bytes(data)
+    notebook = json.loads((kit / THEORY).read_text())
+    assert notebook["cells"][0]["metadata"]["tags"] == ["colab-setup"]
+    notebook["cells"][0]["source"] = "raise RuntimeError('the Colab set-up cell ran')"  # it must not run
+    (kit / THEORY).write_text(json.dumps(notebook))
     status, output, _ = self_check(kit, THEORY)
+    assert "the Colab set-up cell ran" not in output
     checks = visible_checks(kit / THEORY)
     rows = tables(output)[THEORY]
     assert set(rows) == set(checks)

@@ -20,8 +20,7 @@ def kit_script(name):
 
 
 def test_every_file_the_readme_names_is_in_the_kit():
-    named = set(re.findall(r"`(?:python |bash )?([\w./-]+\.(?:py|yml|txt|sh|ipynb))`", README))
-    named |= set(re.findall(r"(?:python|bash) ([\w./-]+\.(?:py|sh))", README))
+    named = set(re.findall(r"(?<![\w*/.])([\w/-]+(?:\.[\w-]+)*\.(?:py|yml|txt|sh|ipynb))\b", README))
     assert {"collect_submission.py", "self_check.py", "environment.yml", "requirements.txt",
             "cs231n/datasets/get_datasets.sh", "CS231N_ASSIGNMENT3_KIT.txt"} <= named
     missing = sorted(name for name in named if not (KIT / name).is_file())
