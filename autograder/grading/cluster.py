@@ -187,35 +187,39 @@ class ClusterStep:
         """Grade ``todo`` ({id: path}) on the cluster; yield (id, Grading) as each is done
         and written into ``out_root/<id>/``."""
         check_options(options)
-        pending, running = collections.deque(todo.items()), {}
+        pending, running, done = collections.deque(todo.items()), {}, []
         idle_since = None
-        while pending or running:
+        while pending or running or done:
             slots = self.slots()
+            while pending and len(running) < slots:  # first the freed threads get work, then the writing
+                sid, path = pending.popleft()
+                running[self._submit(sid, path, assignment, options)] = (sid, path)
+            for future, (sid, path) in done:
+                yield sid, self._outcome(future, sid, path, out_root / sid, assignment)
+                future.release()
             idle_since = (idle_since or time.monotonic()) if slots == 0 else None
             if idle_since and time.monotonic() - idle_since > self.wait_for_workers_s:
                 yield from self._give_up(pending, running, out_root, assignment)
                 return
-            while pending and len(running) < slots:
-                sid, path = pending.popleft()
-                running[self._submit(sid, path, assignment, options)] = (sid, path)
-            yield from self._collect(running, out_root, assignment)
+            done = self._wait(running)
 
     def _submit(self, sid: str, path: Path, assignment, options: Options):
         return self.client.submit(grade_task, sid, pack(path), assignment, options, self.version,
                                   key=f"cs231n-grade-{sid}-{os.urandom(4).hex()}", pure=False,
                                   resources={kit_resource(self.version): 1}, retries=0)
 
-    def _collect(self, running: dict, out_root: Path, assignment) -> Iterator[tuple[str, Grading]]:
-        """Wait up to POLL_S for tasks to finish; yield each finished one's Grading."""
+    @staticmethod
+    def _wait(running: dict) -> list:
+        """Wait up to POLL_S for tasks to finish; take the finished ones out of ``running``
+        and return them as (future, (id, path))."""
         deadline = time.monotonic() + POLL_S
         done = []
-        while not done and time.monotonic() < deadline:
+        while not done and running and time.monotonic() < deadline:
             time.sleep(TICK_S)
             done = [future for future in running if future.done()]
-        for future in done:
-            sid, path = running.pop(future)
-            yield sid, self._outcome(future, sid, path, out_root / sid, assignment)
-            future.release()
+        if not running:
+            time.sleep(POLL_S)
+        return [(future, running.pop(future)) for future in done]
 
     def _outcome(self, future, sid: str, path: Path, out_dir: Path, assignment) -> Grading:
         """The finished task's Grading, written into ``out_dir``; a failed task's grader-error row."""

@@ -43,6 +43,7 @@ KIT_PARTS = ("autograder", "release", "assignment", "cs231n")  # what decides a 
 SKIPPED = ("__pycache__", ".pytest_cache")
 RESOURCE_PREFIX = "cs231n-kit-"
 logger = logging.getLogger("autograder.cluster")
+_version_memo: dict[str, tuple] = {}  # root -> (the files' names, sizes and times, the version)
 
 
 class WorkerRefused(RuntimeError):
@@ -65,12 +66,21 @@ def _kit_files(root: Path):
 
 def kit_version(root: Path = ROOT) -> str:
     """The kit's version: sha256 over the names and bytes of autograder/, release/,
-    assignment/ and cs231n/ (without caches and data) under ``root``; 16 hex digits."""
-    digest = hashlib.sha256()
-    for relative, path in _kit_files(Path(root)):
-        digest.update(os.fsencode(relative) + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()[:16]
+    assignment/ and cs231n/ (without caches and data) under ``root``; 16 hex digits.
+
+    The files are read again whenever a name, size or modification time changed
+    since the last call (each task checks the version; the bytes are not re-read
+    for every submission).
+    """
+    files = _kit_files(Path(root))
+    stamp = tuple((relative, path.stat().st_size, path.stat().st_mtime_ns) for relative, path in files)
+    if _version_memo.get(str(root), (None,))[0] != stamp:
+        digest = hashlib.sha256()
+        for relative, path in files:
+            digest.update(os.fsencode(relative) + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        _version_memo[str(root)] = (stamp, digest.hexdigest()[:16])
+    return _version_memo[str(root)][1]
 
 
 def kit_resource(version: str) -> str:
@@ -100,6 +110,8 @@ def dask_setup(worker) -> None:
     if report["problems"]:
         logger.warning("cs231n grading worker REFUSED (takes no grading tasks): %s", "; ".join(report["problems"]))
         return
+    import autograder.grading.grade  # noqa: F401  (the grader and torch, imported before the first task)
+
     name = kit_resource(report["kit"])
     worker.state.total_resources[name] = worker.state.nthreads
     worker.state.available_resources[name] = worker.state.nthreads
