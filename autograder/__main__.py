@@ -1,6 +1,7 @@
 """Command line of the course tools.
 
     python -m autograder grade SUBMISSION... --out DIR   grade zips or folders
+        [--scheduler tcp://HOST:PORT]                     ... on a Dask cluster
     python -m autograder demo [--out DIR]                 build, make 3 demo submissions, grade
     python -m autograder release [--out DIR]              build the student kit
     python -m autograder nbgrader-course [--out DIR]      stage a course folder for nbgrader
@@ -54,16 +55,34 @@ def score_table(assignment, gradings) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
 
+def _cluster_step(scheduler: str, options):
+    """A ClusterStep connected to ``scheduler`` with its workers checked (Dask is imported
+    only here); raises SystemExit with the reason when the cluster cannot grade."""
+    from autograder.grading.cluster import ClusterError, ClusterStep, check_options
+    try:
+        check_options(options)
+        return ClusterStep.connect(scheduler)
+    except ClusterError as exc:
+        print(f"grade: --scheduler: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def cmd_grade(args):
     from autograder.grading.batch import grade_all
     from autograder.grading.manual import ManualScoresError, read_manual_scores
-    if not _require_sandbox_or_permission(args):
+    if not args.scheduler and not _require_sandbox_or_permission(args):
         return 2
     assignment = load_assignment()
+    options = _grade_options(args)
     try:
         given = read_manual_scores(args.manual, assignment) if args.manual else None
-        gradings = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
-                             options=_grade_options(args), manual_scores=given)
+        step = _cluster_step(args.scheduler, options) if args.scheduler else None
+        try:
+            gradings = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
+                                 options=options, manual_scores=given, step=step)
+        finally:
+            if step is not None:
+                step.close()
     except ManualScoresError as exc:
         print(f"grade: --manual: {exc}", file=sys.stderr)
         return 1
@@ -161,6 +180,9 @@ def main(argv=None):
     g.add_argument("--force", action="store_true", help="regrade submissions already graded")
     g.add_argument("--manual", metavar="CSV", help="points given by hand: a filled-in manual_scores.csv "
                                                   "(the batch writes its template); merged into every report")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                   help="grade on this Dask cluster (workers started with --preload "
+                        "autograder.grading.cluster_worker; see autograder/grading/cluster.py)")
     grading_flags(g)
     g.set_defaults(func=cmd_grade)
 

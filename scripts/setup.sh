@@ -37,7 +37,7 @@ if [ ! -f "$stamp" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
     # torch first and exact: an unpinned resolver run would pick a CUDA build.
     "$VENV/bin/python" -m pip install -q "torch==2.13.0"
-    "$VENV/bin/python" -m pip install -q -e ".[instructor,dev]"
+    "$VENV/bin/python" -m pip install -q -e ".[instructor,dev,cluster]"
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 fi

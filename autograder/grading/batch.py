@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import csv
+import dataclasses
 import os
 import re
 import traceback
@@ -108,28 +109,32 @@ def crashed(path, out_dir, assignment, error: str) -> Grading:
 
 
 def grade_all(paths, out_root, workers: int | None = None, force: bool = False, options: Options = Options(),
-              progress: bool = True, assignment=None, manual_scores=None) -> dict[str, Grading]:
+              progress: bool = True, assignment=None, manual_scores=None, step=None) -> dict[str, Grading]:
     """Grade every submission under ``paths`` into ``out_root``; return {id: Grading}.
 
     ``assignment`` defaults to assignment/assignment.toml's (tests pass one with
     tighter limits). ``manual_scores``: {id: {grade id: points}} given by hand
     (``manual.read_manual_scores``), merged into every report. gradebook.csv,
     summary.html, manual_scores.csv and the written-answer pages are always written.
+    ``step``: as for ``grade_named``.
     """
     return grade_named(assign_ids(find_submissions(paths)), out_root, workers, force, options, progress,
-                       assignment, manual_scores)
+                       assignment, manual_scores, step=step)
 
 
 def grade_named(ids: dict[str, Path], out_root, workers: int | None = None, force: bool = False,
                 options: Options = Options(), progress: bool = True, assignment=None,
-                manual_scores=None, after_grading=None) -> dict[str, Grading]:
+                manual_scores=None, after_grading=None, step=None) -> dict[str, Grading]:
     """``grade_all`` for submissions already named: ``ids`` maps each id (a folder
     name under ``out_root``, as ``assign_ids`` makes them) to its zip or folder.
 
     ``after_grading(gradings)``, when given, runs once every submission is graded,
     before the batch's files are written; it returns the manual scores to merge
     (like ``manual_scores``) or None (nbgrader_course writes the gradebook there
-    and reads the points given in formgrader back).
+    and reads the points given in formgrader back). ``step`` grades the submissions
+    not resumed: ``LocalStep(workers)`` (the default) on this machine, or a
+    cluster.ClusterStep on a Dask cluster; ids, resume, grader-error rows and the
+    batch's files are the same for both.
     """
     assignment = assignment or load_assignment()
     unknown = sorted(set(manual_scores or {}) - set(ids))
@@ -137,29 +142,21 @@ def grade_named(ids: dict[str, Path], out_root, workers: int | None = None, forc
         raise manual.ManualScoresError(f"manual scores for submissions not in this batch: {', '.join(unknown)}")
     out_root = Path(out_root).resolve()
     out_root.mkdir(parents=True, exist_ok=True)
-    workers = workers or os.cpu_count() or 1
-    jobs = options.jobs if len(ids) > 1 else max(options.jobs, workers)
-    threads = options.threads or threads_per_lane(min(workers, max(1, len(ids))) * jobs)
-    # nothing to hide: the sandbox sees only its allow-list (sandbox/mounts.py)
-    options = Options(**{**options.__dict__, "jobs": jobs, "threads": threads})
-
-    def one(sid):
-        path, out_dir = ids[sid], out_root / sid
-        try:
-            return sid, (None if force else resumed(path, out_dir)) or grade_one(path, out_dir, assignment, options)
-        except Exception:  # never the batch's end: this submission's grader error
-            return sid, crashed(path, out_dir, assignment, traceback.format_exc())
-
+    step = step or LocalStep(workers, batch_size=len(ids))
     gradings = {}
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(one, sid) for sid in ids]
-            bar = tqdm(total=len(futures), desc="grading", unit="submission", disable=not progress)
-            for future in concurrent.futures.as_completed(futures):
-                sid, grading = future.result()
-                gradings[sid] = grading
-                bar.update(1)
-            bar.close()
+        todo = {}
+        for sid, path in ids.items():  # resume: what is graded already is loaded, not graded again
+            done = None if force else resumed(path, out_root / sid)
+            if done is not None:
+                gradings[sid] = done
+            else:
+                todo[sid] = path
+        bar = tqdm(total=len(ids), initial=len(gradings), desc="grading", unit="submission", disable=not progress)
+        for sid, grading in step(todo, out_root, assignment, options):
+            gradings[sid] = grading
+            bar.update(1)
+        bar.close()
         if after_grading is not None:
             manual_scores = after_grading(gradings)
         if manual_scores is not None:
@@ -167,6 +164,43 @@ def grade_named(ids: dict[str, Path], out_root, workers: int | None = None, forc
     finally:
         write_batch_files(out_root, assignment, gradings)
     return gradings
+
+
+class LocalStep:
+    """The per-batch step of a batch on this machine: ``workers`` submissions at once in
+    threads, each graded by ``grade_one`` (the heavy work runs in sandboxed subprocesses).
+
+    A step is called with ({id: path} still to grade, output root, assignment, options)
+    and yields (id, Grading) as each is done, its reports written; a fault while
+    grading a submission is that submission's ``crashed`` row, never the batch's end.
+    cluster.ClusterStep is the other one.
+    """
+
+    def __init__(self, workers: int | None = None, batch_size: int | None = None):
+        self.workers = workers or os.cpu_count() or 1
+        self.batch_size = batch_size  # submissions in the batch, resumed ones too (None: those to grade)
+
+    def lane_options(self, count: int, options: Options) -> Options:
+        """``options`` with lanes and math threads for a batch of ``count`` submissions on this
+        machine's cores (a lone submission's work is spread over all of them)."""
+        jobs = options.jobs if count > 1 else max(options.jobs, self.workers)
+        threads = options.threads or threads_per_lane(min(self.workers, max(1, count)) * jobs)
+        return dataclasses.replace(options, jobs=jobs, threads=threads)
+
+    def __call__(self, todo: dict[str, Path], out_root: Path, assignment, options: Options):
+        """Grade ``todo`` into ``out_root/<id>/``; yield (id, Grading) as each is done."""
+        options = self.lane_options(self.batch_size or len(todo), options)
+
+        def one(sid):
+            path, out_dir = todo[sid], out_root / sid
+            try:
+                return sid, grade_one(path, out_dir, assignment, options)
+            except Exception:  # never the batch's end: this submission's grader error
+                return sid, crashed(path, out_dir, assignment, traceback.format_exc())
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for future in concurrent.futures.as_completed([pool.submit(one, sid) for sid in todo]):
+                yield future.result()
 
 
 def write_batch_files(out_root, assignment, gradings: dict[str, Grading]) -> None:

@@ -1,0 +1,111 @@
+"""Grading on a Dask cluster: speedup from 1 to 2 workers, and the cluster's overhead.
+
+Grades the same 8 submissions (the demo's reference, untouched and one-bug zips,
+copied under distinct names) three times, each into a fresh folder:
+
+1. a local batch with one submission at a time (``--workers 1``);
+2. on a Dask cluster of this machine with 1 single-threaded worker;
+3. on one with 2 single-threaded workers;
+4. a local batch with two at a time (for comparison: how far this machine scales).
+
+Prints the wall times, the speedup 2 over 3 (target >= 1.8x) and the
+per-submission overhead of the cluster over the local batch, 2 over 1 (target
+<= 5%). Every run uses one math thread per submission, so only the number of
+submissions at once differs. The workers are ``distributed.LocalCluster``
+processes with the grading preload, each with its own nanny, like ``dask worker``.
+
+    .venv/bin/python benchmarks/cluster_speedup.py               # hidden checks only
+    .venv/bin/python benchmarks/cluster_speedup.py --notebooks   # and every notebook (slow)
+"""
+import argparse
+import io
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from autograder.assignment import ROOT, load_assignment  # noqa: E402
+from autograder.grading.batch import grade_all  # noqa: E402
+from autograder.grading.grade import Options  # noqa: E402
+from autograder.release.demo_submissions import make_demo_submissions  # noqa: E402
+
+SUBMISSIONS = 8
+
+
+def make_submissions(folder: Path) -> Path:
+    """SUBMISSIONS zips in ``folder``/subs, cycling through the three demo submissions."""
+    demo = make_demo_submissions(folder / "demo", ROOT / "release")
+    subs = folder / "subs"
+    subs.mkdir()
+    for index in range(SUBMISSIONS):
+        source = demo[index % len(demo)]
+        shutil.copyfile(source, subs / f"{index:02d}_{source.name}")
+    return subs
+
+
+def local_run(subs: Path, out: Path, options: Options, workers: int = 1) -> tuple[float, float]:
+    """(seconds, the gradings' own seconds summed) for a local batch, ``workers`` at a time."""
+    start = time.perf_counter()
+    gradings = grade_all([subs], out, workers=workers, options=options, progress=False)
+    return time.perf_counter() - start, sum(g.wall_s for g in gradings.values())
+
+
+def cluster_run(subs: Path, out: Path, options: Options, workers: int) -> tuple[float, float]:
+    """(seconds, the gradings' own seconds summed, as the workers timed them) for the batch on
+    a fresh cluster of ``workers`` single-threaded workers (connecting and checking the workers
+    included; starting them not)."""
+    from distributed import Client, LocalCluster
+
+    from autograder.grading.cluster import ClusterStep
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      preload=["autograder.grading.cluster_worker"]) as cluster:
+        with Client(cluster, set_as_default=False) as client:
+            client.wait_for_workers(workers)
+        start = time.perf_counter()
+        step = ClusterStep.connect(cluster.scheduler_address, log=io.StringIO())
+        try:
+            gradings = grade_all([subs], out, options=options, progress=False, step=step)
+        finally:
+            step.close()
+        seconds = time.perf_counter() - start
+    errors = [sid for sid, grading in gradings.items() if grading.grader_error]
+    if errors:
+        raise SystemExit(f"grader errors on the cluster: {errors}")
+    return seconds, sum(g.wall_s for g in gradings.values())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--notebooks", action="store_true", help="execute every notebook too (slow)")
+    args = parser.parse_args(argv)
+    options = Options(release_dir=ROOT / "release", execute_notebooks=args.notebooks, threads=1)
+    assignment = load_assignment()
+    with tempfile.TemporaryDirectory(prefix="cluster-bench-") as scratch:
+        scratch = Path(scratch)
+        subs = make_submissions(scratch)
+        what = "hidden checks and notebooks" if args.notebooks else "hidden checks only"
+        print(f"{SUBMISSIONS} submissions, {len(assignment.checks)} checks, {what}", flush=True)
+        runs = {"local batch, 1 at a time": (1, local_run(subs, scratch / "local", options)),
+                "cluster, 1 worker": (1, cluster_run(subs, scratch / "one", options, 1)),
+                "cluster, 2 workers": (2, cluster_run(subs, scratch / "two", options, 2)),
+                "local batch, 2 at a time": (2, local_run(subs, scratch / "local_two", options, 2))}
+    for name, (at_once, (seconds, graded)) in runs.items():
+        outside = (seconds * at_once - graded) / SUBMISSIONS
+        print(f"{name:26s} {seconds:6.1f} s; per submission: grading {graded / SUBMISSIONS:5.2f} s, "
+              f"around it {outside:+5.2f} s")
+    (local, local_graded), (one, one_graded), (two, _), (local_two, _) = (run for _, run in runs.values())
+    print(f"speedup 1 -> 2 workers: {one / two:.2f}x (target >= 1.8x); a local batch, 1 -> 2 at a time, on "
+          f"this machine: {local / local_two:.2f}x")
+    extra = ((one - one_graded) - (local - local_graded)) / SUBMISSIONS  # beyond the gradings themselves
+    print(f"cluster overhead per submission over a local batch: {100 * (one - local) / local:+.1f}% of the wall "
+          f"time (target <= 5%); outside the gradings themselves: {extra:+.2f} s, "
+          f"{100 * extra * SUBMISSIONS / local_graded:+.1f}% of a grading")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
