@@ -8,9 +8,10 @@ import cs231n  # noqa: F401  (first, so that torchvision imports everywhere; see
 # and the short ones fill in behind them: pytest-xdist hands out files in
 # collection order, and a long file started last would run alone at the end.
 SLOWEST_FIRST = ("test_hostile_corpus.py", "test_fairness_corpus.py", "test_nbgrader.py",
-                 "test_fairness_checks.py", "test_grader.py", "test_notebooks_headless.py",
+                 "test_fairness_checks.py", "test_grader.py", "test_cluster.py",
+                 "test_nbgrader_autograde.py", "test_environments.py", "test_notebooks_headless.py",
                  "test_batch_robustness.py", "test_gradescope.py", "test_execute.py",
-                 "test_captioning_transformer.py")
+                 "test_self_check.py", "test_captioning_transformer.py")
 
 
 def pytest_collection_modifyitems(items):
