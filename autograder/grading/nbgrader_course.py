@@ -43,8 +43,7 @@ from autograder.assignment import load_assignment
 from autograder.grading.batch import assign_ids, grade_named
 from autograder.grading.grade import Options
 from autograder.grading.intake import NotebookRefused, read_notebook
-from autograder.grading.manual import mark_schemes
-from autograder.release.nbgrader_preprocessors import add_mark_scheme_cells
+from autograder.release.nbgrader_preprocessors import add_mark_scheme_cells, scheme_texts
 from autograder.grading.result import Grading
 
 GRADED_DIR = "graded"  # the project's own reports, beside nbgrader's folders
@@ -205,7 +204,7 @@ def grade_course(course, assignment=None, students=None, workers: int | None = N
     ids = assign_ids(folders.values(), name_of=lambda folder: folder.parent.name)
     out_root = Path(coursedir.root) / GRADED_DIR / assignment.name
     source = coursedir.format_path(coursedir.source_directory, ".", assignment.name)
-    schemes = {gid: scheme for gid, (_, scheme) in mark_schemes(assignment, source).items()}
+    schemes = scheme_texts(source, assignment)
     failed = []
 
     def into_course(gradings):

@@ -30,6 +30,8 @@ submitted notebook, only nbgrader's working copy of it.
 The project's own ``nbgrader-autograde`` adds the same cells to the autograded
 notebooks it writes (``add_mark_scheme_cells``).
 """
+from pathlib import Path
+
 from nbformat.v4 import new_code_cell, new_markdown_cell
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
 from traitlets import Dict
@@ -149,14 +151,30 @@ class ShowMarkSchemes(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         from nbgrader.coursedir import CourseDirectory
 
-        from autograder.assignment import load_assignment
-        from autograder.grading.manual import mark_schemes
-
         assignment_id = resources.get("nbgrader", {}).get("assignment", "")
         coursedir = CourseDirectory(config=self.config)
-        source = coursedir.format_path(coursedir.source_directory, ".", assignment_id)
-        add_mark_scheme_cells(nb, {gid: scheme for gid, (_, scheme) in mark_schemes(load_assignment(), source).items()})
+        add_mark_scheme_cells(nb, scheme_texts(coursedir.format_path(coursedir.source_directory, ".",
+                                                                     assignment_id)))
         return nb, resources
+
+
+_schemes_read = {}  # {source folder: (its notebooks' names and mtimes, {grade id: scheme})}
+
+
+def scheme_texts(source_dir, assignment=None) -> dict:
+    """{grade id: mark scheme text} of ``assignment``'s written answers (default: the
+    project's), from the source notebooks in ``source_dir``; read once while they are
+    unchanged (nbgrader builds its preprocessors anew for every notebook)."""
+    from autograder.assignment import load_assignment
+    from autograder.grading.manual import mark_schemes
+
+    assignment = assignment or load_assignment()
+    stamp = (tuple(sorted(assignment.manual)),
+             tuple((p.name, p.stat().st_mtime_ns) for p in sorted(Path(source_dir).glob("*.ipynb"))))
+    if _schemes_read.get(str(source_dir), (None,))[0] != stamp:
+        schemes = mark_schemes(assignment, source_dir)
+        _schemes_read[str(source_dir)] = (stamp, {gid: scheme for gid, (_, scheme) in schemes.items()})
+    return _schemes_read[str(source_dir)][1]
 
 
 class ClearMarkSchemes(NbGraderPreprocessor):
