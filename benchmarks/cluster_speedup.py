@@ -11,7 +11,9 @@ copied under distinct names) three times, each into a fresh folder:
 Prints the wall times, the speedup 2 over 3 (target >= 1.8x) and the
 per-submission overhead of the cluster over the local batch, 2 over 1 (target
 <= 5%). Every run uses one math thread per submission, so only the number of
-submissions at once differs. The workers are ``distributed.LocalCluster``
+submissions at once differs. Every grading process is warm when timing starts:
+a worker warms itself up before it takes work (``cluster_worker.warm_up``), and
+this process runs the same warm-up before the local batches. The workers are ``distributed.LocalCluster``
 processes with the grading preload, each with its own nanny, like ``dask worker``.
 
     .venv/bin/python benchmarks/cluster_speedup.py               # hidden checks only
@@ -29,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autograder.assignment import ROOT, load_assignment  # noqa: E402
 from autograder.grading.batch import grade_all  # noqa: E402
+from autograder.grading.cluster_worker import warm_up  # noqa: E402
 from autograder.grading.grade import Options  # noqa: E402
 from autograder.release.demo_submissions import make_demo_submissions  # noqa: E402
 
@@ -84,6 +87,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     options = Options(release_dir=ROOT / "release", execute_notebooks=args.notebooks, threads=1)
     assignment = load_assignment()
+    print(f"this process warmed up in {warm_up():.1f} s (as each worker does before it takes work)", flush=True)
     with tempfile.TemporaryDirectory(prefix="cluster-bench-") as scratch:
         scratch = Path(scratch)
         subs = make_submissions(scratch)

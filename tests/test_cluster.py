@@ -215,6 +215,26 @@ def test_a_batch_on_the_cluster_writes_what_a_local_batch_writes(cluster, submis
     assert len(step.refused) == 1 and len(set(step.graded_on.values())) == 2
 
 
+def test_a_fit_worker_is_warmed_up_and_unprofiled_before_it_takes_work(cluster):
+    def warm_state(dask_worker):  # nested: pickled by value (the workers cannot import this file)
+        """(is Dask's profiler still scheduled, how many checks are prepared for the warm-up seed)."""
+        from autograder.checks import local
+        from autograder.grading.cluster_worker import WARM_UP_SEED
+
+        return "profile" in dask_worker.periodic_callbacks, sum(seed == WARM_UP_SEED for _, seed in local._prepared)
+
+    with distributed.Client(cluster.address, set_as_default=False) as client:
+        cluster.wait_for(client, 3)
+        info = client.scheduler_info(n_workers=-1)["workers"]
+        states = client.run(warm_state)
+    by_name = {info[a]["name"]: (info[a].get("resources", {}), states[a]) for a in info}
+    for name in ("good1", "good2"):  # a declared resource means it had warmed up first
+        resources, state = by_name[name]
+        assert any(key.startswith("cs231n-kit-") for key in resources), by_name
+        assert state == (False, len(FULL.checks)), by_name
+    assert set(by_name["other_kit"][0]).isdisjoint(by_name["good1"][0]), by_name  # its own kit's resource
+
+
 def test_a_worker_killed_mid_batch_loses_nothing(cluster, submissions, tmp_path):
     killer = Killer(cluster, "cs231n-grade-", times=1)
     killer.start()

@@ -55,6 +55,7 @@ import collections
 import dataclasses
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -72,7 +73,6 @@ from autograder.grading.result import Grading
 MAX_WORKER_DEATHS = 3  # workers a submission may see die under it before it is a grader error
 WAIT_FOR_WORKERS_S = 600.0
 POLL_S = 2.0  # how often the client looks at the workers while tasks run
-TICK_S = 0.05  # how often it looks at its tasks
 
 
 class ClusterError(RuntimeError):
@@ -120,6 +120,7 @@ class ClusterStep:
     wait_for_workers_s: float = WAIT_FOR_WORKERS_S
     graded_on: dict = dataclasses.field(default_factory=dict)  # id -> address of the worker that graded it
     refused: list = dataclasses.field(default_factory=list)  # the refused workers, with reasons
+    finished: threading.Event = dataclasses.field(default_factory=threading.Event)  # set as a task ends
 
     @classmethod
     def connect(cls, scheduler: str, log=sys.stderr, timeout_s: float = 30.0) -> ClusterStep:
@@ -204,21 +205,21 @@ class ClusterStep:
             done = self._wait(running)
 
     def _submit(self, sid: str, path: Path, assignment, options: Options):
-        return self.client.submit(grade_task, sid, pack(path), assignment, options, self.version,
-                                  key=f"cs231n-grade-{sid}-{os.urandom(4).hex()}", pure=False,
-                                  resources={kit_resource(self.version): 1}, retries=0)
+        future = self.client.submit(grade_task, sid, pack(path), assignment, options, self.version,
+                                    key=f"cs231n-grade-{sid}-{os.urandom(4).hex()}", pure=False,
+                                    resources={kit_resource(self.version): 1}, retries=0)
+        future.add_done_callback(lambda _: self.finished.set())
+        return future
 
-    @staticmethod
-    def _wait(running: dict) -> list:
-        """Wait up to POLL_S for tasks to finish; take the finished ones out of ``running``
-        and return them as (future, (id, path))."""
-        deadline = time.monotonic() + POLL_S
-        done = []
-        while not done and running and time.monotonic() < deadline:
-            time.sleep(TICK_S)
-            done = [future for future in running if future.done()]
+    def _wait(self, running: dict) -> list:
+        """Wait up to POLL_S for a task to finish (woken by its done-callback, not by
+        polling); take the finished ones out of ``running`` and return them as (future, (id, path))."""
         if not running:
             time.sleep(POLL_S)
+            return []
+        self.finished.wait(POLL_S)
+        self.finished.clear()  # before looking: a task finishing from here on sets it again
+        done = [future for future in running if future.done()]
         return [(future, running.pop(future)) for future in done]
 
     def _outcome(self, future, sid: str, path: Path, out_dir: Path, assignment) -> Grading:
