@@ -11,9 +11,10 @@ copied under distinct names) three times, each into a fresh folder:
 Prints the wall times, the speedup 2 over 3 (target >= 1.8x) and the
 per-submission overhead of the cluster over the local batch, 2 over 1 (target
 <= 5%). Every run uses one math thread per submission, so only the number of
-submissions at once differs. Every grading process is warm when timing starts:
-a worker warms itself up before it takes work (``cluster_worker.warm_up``), and
-this process runs the same warm-up before the local batches. The workers are ``distributed.LocalCluster``
+submissions at once differs. Every grading process is warm when timing starts
+and cold for the batch's grading seed: a worker warms itself up before it takes
+work (``cluster_worker.warm_up``), and this process runs the same warm-up and
+forgets the seed's caches before each local batch. The workers are ``distributed.LocalCluster``
 processes with the grading preload, each with its own nanny, like ``dask worker``.
 
     .venv/bin/python benchmarks/cluster_speedup.py               # hidden checks only
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autograder.assignment import ROOT, load_assignment  # noqa: E402
 from autograder.grading.batch import grade_all  # noqa: E402
-from autograder.grading.cluster_worker import warm_up  # noqa: E402
+from autograder.grading.cluster_worker import WARM_UP_SEED, warm_up  # noqa: E402
 from autograder.grading.grade import Options  # noqa: E402
 from autograder.release.demo_submissions import make_demo_submissions  # noqa: E402
 
@@ -49,8 +50,21 @@ def make_submissions(folder: Path) -> Path:
     return subs
 
 
+def forget_the_batch_seed() -> None:
+    """Drop this process's caches for grading seeds other than the warm-up's (the hidden
+    inputs and expected outputs, the known mistakes' outputs), so that each local batch
+    starts as a freshly warmed-up worker does: warm code, cold for the batch's seed."""
+    from autograder.checks import diagnosis, local
+
+    for cache in (local._prepared, diagnosis._outputs):
+        for key in [k for k in cache if k[-1] != WARM_UP_SEED]:
+            del cache[key]
+
+
 def local_run(subs: Path, out: Path, options: Options, workers: int = 1) -> tuple[float, float]:
-    """(seconds, the gradings' own seconds summed) for a local batch, ``workers`` at a time."""
+    """(seconds, the gradings' own seconds summed) for a local batch, ``workers`` at a time,
+    starting cold for the batch's seed (``forget_the_batch_seed``)."""
+    forget_the_batch_seed()
     start = time.perf_counter()
     gradings = grade_all([subs], out, workers=workers, options=options, progress=False)
     return time.perf_counter() - start, sum(g.wall_s for g in gradings.values())
