@@ -431,11 +431,12 @@ class SimclrTrain(Check):
 
     def inputs(self, rng):
         shape = (self.batches, self.batch_size, 3, 4, 4)
-        x_i = rng.standard_normal(shape)
-        x_j = x_i + 0.3 * rng.standard_normal(shape)  # two "views": the same image, a little changed
+        images = rng.standard_normal(shape[1:])  # every batch holds views of the same images,
+        x_i = images + 0.3 * rng.standard_normal(shape)  # so each step works on one problem
+        x_j = images + 0.3 * rng.standard_normal(shape)
         return {"x_i": x_i.astype(np.float32), "x_j": x_j.astype(np.float32),
                 "labels": rng.integers(0, 10, shape[:2]), "tau": np.array(rng.uniform(0.3, 1.0)),
-                "lr": np.array(rng.uniform(0.5, 1.0)), "weights_seed": np.array(int(rng.integers(0, 2**31)))}
+                "lr": np.array(rng.uniform(0.1, 0.3)), "weights_seed": np.array(int(rng.integers(0, 2**31)))}
 
     def run(self, cs231n, i):
         model = tiny_model(i)
