@@ -5,8 +5,8 @@ What each function is fed is what the original assignment feeds it:
 - The similarity and loss functions get float32 tensors (the projections a
   model produces; the original notebook's sanity-check tensors are float32),
   rows of several lengths and norms, positives correlated with their anchors,
-  and two hidden temperatures, one small (0.1-0.3: sharp softmax) and one large
-  (0.5-5). ``sim`` gets two rows of a batch, (D,) each, as the naive loss loop
+  and two hidden temperatures, one small (0.3-0.7: a sharp softmax) and one large
+  (1-5). ``sim`` gets two rows of a batch, (D,) each, as the naive loss loop
   hands it. Results are judged at float32 precision whatever dtype comes back.
   The vectorised loss is compared with the reference's, which equals the naive
   loss (tests/test_simclr.py proves it), and so are its gradients: ``train``
@@ -38,12 +38,19 @@ from autograder.checks.core import (Check, Criterion, Spec, Tol, compare_arrays,
                                     torch_output)
 
 LOSS_MODULES = ("simclr.contrastive_loss",)
-# float32 inputs: correct float32 code lands near 1e-7 of the values' scale. The loss
-# and its gradient pass through exp(sim / tau) with tau down to 0.1 (exponents up to
-# 10), which a log-sum-exp and a plain exp/sum/log round differently: measured below
-# 2e-6 over 2000 draws; the bar is F32_TOL (1e-4). Bugs (the diagonal in the
-# denominator, a missing 1/tau, N for 2N) move the loss by at least 1e-2 of itself.
+# float32 inputs: correct float32 code lands near 1e-7 of the values' scale: the bar is
+# F32_TOL (1e-4). The hidden temperatures (0.3-5) and positives (noisy copies of their
+# anchors) keep the loss of order one: with tau near 0.1 and near-identical positives the
+# loss is a small difference of large logs, which float32 keeps to only 1e-4 of itself.
+# Bugs (the diagonal in the denominator, a missing 1/tau, N for 2N) move the loss by at
+# least 1e-2 of itself.
 TOL = Tol(1e-8, 1e-4)
+# The loss's gradient cancels twice (the softmax's weights against the positive's term,
+# and the normalization's projection of each row), so float32 code keeps it less well:
+# measured over 400 draws, the official kit's masked_select, a cross-entropy with -inf
+# on the diagonal and an in-place masked exp with sim_positive_pairs stay below 1.5e-4
+# of its largest entry. The bar is 2e-3; a wrong gradient is off by O(1).
+GRAD_TOL = Tol(1e-8, 2e-3)
 
 
 def at_float32(value):
@@ -72,15 +79,15 @@ def batch_inputs(rng):
     anchors, rows of different norms; two temperatures (sharp, soft)."""
     n, d = int(rng.integers(3, 9)), int(rng.integers(4, 17))
     left = rng.standard_normal((n, d))
-    right = left + rng.uniform(0.3, 1.5) * rng.standard_normal((n, d))
+    right = left + rng.uniform(0.7, 1.5) * rng.standard_normal((n, d))
     left *= rng.uniform(0.3, 3.0, (n, 1))
     right *= rng.uniform(0.3, 3.0, (n, 1))
-    taus = np.array([rng.uniform(0.1, 0.3), rng.uniform(0.5, 5.0)])
+    taus = np.array([rng.uniform(0.3, 0.7), rng.uniform(1.0, 5.0)])
     return {"left": left.astype(np.float32), "right": right.astype(np.float32), "taus": taus}
 
 
-def compared(label, got, expected):
-    return compare_arrays(label, at_float32(got) if got is not None else None, expected, TOL)
+def compared(label, got, expected, tol=TOL):
+    return compare_arrays(label, at_float32(got) if got is not None else None, expected, tol)
 
 
 @register
@@ -213,7 +220,7 @@ class SimclrLossVectorized(Check):
                                        "from them with torch operations (no .item(), .detach() or NumPy), "
                                        "since train() backpropagates through it"))
             else:
-                parts.append(compared(label, got[key], expected[key]))
+                parts.append(compared(label, got[key], expected[key], GRAD_TOL))
         return parts
 
 
@@ -223,7 +230,7 @@ MEAN = np.array([0.4914, 0.4822, 0.4465])  # provided Normalize constants (data_
 STD = np.array([0.2023, 0.1994, 0.2010])
 P_FLIP, P_JITTER, P_GRAY = 0.5, 0.8, 0.2  # the canonical probabilities
 Z = 4.5  # standard errors a frequency may stray: about 7e-6 false alarms per statistic
-POSITION_IMAGES, RAMP_IMAGES = 160, 60  # each gives two views
+POSITION_IMAGES, RAMP_IMAGES = 128, 48  # each gives two views
 
 
 def position_image(dx, dy):
