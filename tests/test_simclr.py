@@ -155,3 +155,17 @@ def test_omit_parts_names_only_parts():
         parse_assignment(dict(data, omit_parts=["simclrr"]))
     with pytest.raises(ValueError, match="leaves no part"):
         parse_assignment(dict(data, omit_parts=[p["id"] for p in data["parts"]]))
+
+
+def test_colab_downloads_cifar10_only_for_a_kit_with_the_part(tmp_path):
+    from cs231n import colab_setup
+
+    datasets = tmp_path / "cs231n" / "datasets"
+    datasets.mkdir(parents=True)
+    assert "cifar-10-batches-py" not in colab_setup.missing_data(tmp_path)  # no cs231n/simclr: part omitted
+    (tmp_path / "cs231n" / "simclr").mkdir()
+    assert "cifar-10-batches-py" in colab_setup.missing_data(tmp_path)
+    sample_cifar10.build_cifar10(datasets / sample_cifar10.DIR_NAME)
+    assert "cifar-10-batches-py" in colab_setup.missing_data(tmp_path)  # the sample is not the real data
+    (datasets / sample_cifar10.DIR_NAME / "SAMPLE_DATA.txt").unlink()
+    assert "cifar-10-batches-py" not in colab_setup.missing_data(tmp_path)

@@ -3,6 +3,7 @@
 #   coco_captioning/       COCO 2014 captions + VGG-16 fc7 features (~1 GB unzipped)
 #   imagenet_val_25.npz    25 ImageNet validation images for network visualization
 #   cifar-10-batches-py/   CIFAR-10, python version (~170 MB), for self-supervised learning
+#                          (only where the kit has the SimCLR part, cs231n/simclr/)
 # MNIST is downloaded by torchvision itself when a notebook asks (download=True).
 #
 # Run from anywhere:  bash cs231n/datasets/get_datasets.sh
@@ -116,7 +117,10 @@ else
 fi
 
 # --- CIFAR-10 (python pickle batches, read by torchvision.datasets.CIFAR10) ----
-if [ -d cifar-10-batches-py ] && [ ! -f cifar-10-batches-py/SAMPLE_DATA.txt ] \
+# Only for a kit with the SimCLR part (cs231n/simclr/; an offering may leave it out).
+if [ ! -d ../simclr ]; then
+    :
+elif [ -d cifar-10-batches-py ] && [ ! -f cifar-10-batches-py/SAMPLE_DATA.txt ] \
         && [ -n "$(ls -A cifar-10-batches-py)" ]; then
     say "cifar-10-batches-py/ already holds real data; kept as is"
 else
