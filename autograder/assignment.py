@@ -22,6 +22,8 @@ class Part:
     id: str
     title: str
     notebook: str
+    # package paths only this part uses ("cs231n/simclr/": a folder): left out with the part
+    files: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +77,17 @@ class Assignment:
     # rough seconds per part's notebook (fast mode, one core) and for "hidden_checks":
     # only used to balance a submission's work across parallel lanes
     expected_seconds: dict = dataclasses.field(default_factory=dict)
+    # omit_parts: the parts left out (their Part), and the package paths that go with them
+    omitted: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def omitted_files(self):
+        """Package paths of the omitted parts (``files``): not released, not staged."""
+        return tuple(path for part in self.omitted.values() for path in part.files)
+
+    def is_omitted_file(self, path):
+        """True when ``path`` (relative to the assignment folder) belongs to an omitted part."""
+        return any(owns(prefix, path) for prefix in self.omitted_files)
 
     def checks_of(self, part_id):
         return [c for c in self.checks.values() if c.part == part_id]
@@ -102,23 +115,59 @@ def _require(table, key, where, kind):
     return value
 
 
-def parse_assignment(data, source="assignment.toml"):
-    """Validate the parsed TOML ``data`` and build an Assignment."""
-    name = _require(data, "name", source, str)
-    title = _require(data, "title", source, str)
-    student_files = tuple(_require(data, "student_files", source, list))
+def owns(prefix, path):
+    """True when ``path`` is the file ``prefix`` or lies in the folder ``prefix`` ("x/")."""
+    prefix, path = str(prefix), str(path)
+    return path == prefix.rstrip("/") or path.startswith(prefix.rstrip("/") + "/")
+
+
+def _parts(data, source):
     parts = {}
     for i, table in enumerate(_require(data, "parts", source, list)):
         where = f"{source}: parts[{i}]"
+        files = tuple(_require(table, "files", where, list)) if "files" in table else ()
+        if not all(isinstance(f, str) and f.strip("/") for f in files):
+            raise AssignmentError(f"{where}: 'files' should list paths relative to the assignment folder")
         part = Part(_require(table, "id", where, str), _require(table, "title", where, str),
-                    _require(table, "notebook", where, str))
+                    _require(table, "notebook", where, str), files)
         if part.id in parts:
             raise AssignmentError(f"{where}: duplicate part id '{part.id}'")
         parts[part.id] = part
+    return parts
+
+
+def _omitted(data, parts, source):
+    """{part id: Part} named by ``omit_parts`` (every id must be a part's)."""
+    omit = _require(data, "omit_parts", source, list) if "omit_parts" in data else []
+    unknown = [p for p in omit if p not in parts]
+    if unknown:
+        raise AssignmentError(f"{source}: omit_parts names unknown parts {unknown} (parts: {', '.join(parts)})")
+    if len(omit) == len(parts):
+        raise AssignmentError(f"{source}: omit_parts leaves no part")
+    return {p: parts[p] for p in parts if p in omit}
+
+
+def parse_assignment(data, source="assignment.toml"):
+    """Validate the parsed TOML ``data`` and build an Assignment.
+
+    The parts named in ``omit_parts`` are left out of everything that follows
+    (checks, written answers, student files under their ``files``, expected
+    seconds): the Assignment is the one the offering has.
+    """
+    name = _require(data, "name", source, str)
+    title = _require(data, "title", source, str)
+    every_part = _parts(data, source)
+    omitted = _omitted(data, every_part, source)
+    parts = {p: part for p, part in every_part.items() if p not in omitted}
+    omitted_files = [path for part in omitted.values() for path in part.files]
+    student_files = tuple(f for f in _require(data, "student_files", source, list)
+                          if not any(owns(prefix, f) for prefix in omitted_files))
     checks = {}
     for check_name, table in _require(data, "checks", source, dict).items():
         where = f"{source}: [checks.{check_name}]"
         part_id = _require(table, "part", where, str)
+        if part_id in omitted:
+            continue
         if part_id not in parts:
             raise AssignmentError(f"{where}: unknown part '{part_id}' (parts: {', '.join(parts)})")
         points = _require(table, "points", where, (int, float))
@@ -137,6 +186,8 @@ def parse_assignment(data, source="assignment.toml"):
         if grade_id in checks:
             raise AssignmentError(f"{where}: '{grade_id}' is also a check's name")
         part_id = _require(table, "part", where, str)
+        if part_id in omitted:
+            continue
         if part_id not in parts:
             raise AssignmentError(f"{where}: unknown part '{part_id}' (parts: {', '.join(parts)})")
         points = _require(table, "points", where, (int, float))
@@ -151,8 +202,9 @@ def parse_assignment(data, source="assignment.toml"):
     optional = {f.name for f in dataclasses.fields(Limits) if f.default is not dataclasses.MISSING}
     limits = Limits(**{k: _require(limits_table, k, f"{source}: [limits]", (int, float))
                        for k in limit_fields if k in limits_table or k not in optional})
-    expected = _expected_seconds(data.get("expected_seconds", {}), parts, source)
-    return Assignment(name, title, student_files, parts, checks, manual, limits, expected)
+    seconds = {k: v for k, v in data.get("expected_seconds", {}).items() if k not in omitted}
+    expected = _expected_seconds(seconds, parts, source)
+    return Assignment(name, title, student_files, parts, checks, manual, limits, expected, omitted)
 
 
 HIDDEN_CHECKS = "hidden_checks"  # the key of all hidden checks in [expected_seconds]

@@ -24,11 +24,13 @@ from autograder.reference import package_modules, reference_modules
 from fairness import ALL_ALTERNATIVES, ALL_DEGENERATE, apply_edits, bundles
 
 # Grading seeds tried per check. The checks that train a model or run a whole
-# network cost 0.4-3.5 s per seed (reference and bundles together), so each
+# network (or, for simclr_augmentation, augment 350 images) cost 0.4-3.5 s per seed
+# (reference and bundles together), so each
 # commit samples 12 seeds of them and 50 of every other check; a wider sweep sets
 # CS231N_FAIRNESS_SEEDS (every check then gets that many), e.g. 200 before a term.
 SWEEP = os.environ.get("CS231N_FAIRNESS_SEEDS")
-COSTLY = {"transformer_overfit", "lstm_overfit", "rnn_overfit", "dc_networks", "fooling_image", "gan_networks"}
+COSTLY = {"transformer_overfit", "lstm_overfit", "rnn_overfit", "dc_networks", "fooling_image", "gan_networks",
+          "simclr_augmentation", "simclr_train"}
 
 
 def seeds_for(name):

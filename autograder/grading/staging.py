@@ -13,7 +13,7 @@ from autograder.assignment import ROOT
 DATASETS = ROOT / "cs231n" / "datasets"
 # Data the notebooks read, relative to the assignment folder.
 DATA_PATHS = ("cs231n/datasets/coco_captioning", "cs231n/datasets/imagenet_val_25.npz",
-              "cs231n/datasets/MNIST_data")
+              "cs231n/datasets/MNIST_data", "cs231n/datasets/cifar-10-batches-py")
 
 
 def stage(intake, release_dir, workdir, assignment) -> list[str]:

@@ -121,11 +121,14 @@ def inject_points(nb, assignment):
 
 # -- step 3: stage the nbgrader course ----------------------------------------------
 
-def copy_stripped_package(target, package_dir=PACKAGE_DIR):
-    """Copy the package's source files with solution regions stubbed."""
+def copy_stripped_package(target, package_dir=PACKAGE_DIR, assignment=None):
+    """Copy the package's source files with solution regions stubbed (not those of the
+    parts ``assignment`` omits)."""
     for path in sorted(package_dir.rglob("*")):
         relative = path.relative_to(package_dir)
         if path.suffix not in PACKAGE_SUFFIXES or "__pycache__" in relative.parts:
+            continue
+        if assignment is not None and assignment.is_omitted_file(f"cs231n/{relative.as_posix()}"):
             continue
         out = target / "cs231n" / relative
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +142,7 @@ def stage_course(course_root, notebooks, assignment):
     source.mkdir(parents=True)
     for name, nb in notebooks.items():
         nbformat.write(nb, source / name)
-    copy_stripped_package(source)
+    copy_stripped_package(source, assignment=assignment)
     # The file by which the notebooks' Colab cell finds the assignment folder in a
     # student's Drive: in the course's source/, so that both the kit and a release made
     # with nbgrader generate_assignment have it in their top folder.
@@ -213,10 +216,12 @@ def build_release(out=ROOT / "release", source_dir=SOURCE_DIR, assignment=None):
 COURSE_DATA = "data"
 # Where each notebook's ``data_root`` parameter points, under the course's data/: the
 # captioning notebooks read the COCO folder, Network_Visualization the folder holding
-# imagenet_val_25.npz, the GAN notebook torchvision's MNIST root.
+# imagenet_val_25.npz, the GAN notebook torchvision's MNIST root, Self_Supervised_Learning
+# torchvision's CIFAR-10 root (the folder holding cifar-10-batches-py/).
 NOTEBOOK_DATA = {"RNN_Captioning": "coco_captioning", "LSTM_Captioning": "coco_captioning",
                  "Transformer_Captioning": "coco_captioning", "RNN_LSTM_Theory": "coco_captioning",
-                 "Network_Visualization": ".", "Generative_Adversarial_Networks": "MNIST_data"}
+                 "Network_Visualization": ".", "Generative_Adversarial_Networks": "MNIST_data",
+                 "Self_Supervised_Learning": "."}
 
 
 def autograde_config() -> str:

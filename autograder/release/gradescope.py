@@ -25,6 +25,7 @@ from autograder.assignment import ROOT
 SOURCE_ITEMS = ("autograder", "cs231n", "assignment", "release", "pyproject.toml", "README.md",
                 "environment.yml")
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "coco_captioning", "MNIST_data", "*.npz",
+                              "cifar-10-batches-py",
                               "*.h5", ".ipynb_checkpoints")
 
 SETUP_SH = """#!/usr/bin/env bash

@@ -190,7 +190,8 @@ def _is_sample_archive(path):
 
 def missing_data(kit="."):
     """The real datasets ``kit/cs231n/datasets`` still lacks (generated sample data counts
-    as missing, as in get_datasets.sh). MNIST is not listed: torchvision fetches it."""
+    as missing, as in get_datasets.sh). MNIST is not listed: torchvision fetches it. CIFAR-10
+    is listed only when the kit has the SimCLR part (cs231n/simclr/)."""
     datasets = Path(kit) / "cs231n" / "datasets"
     coco, imagenet = datasets / "coco_captioning", datasets / "imagenet_val_25.npz"
     missing = []
@@ -198,6 +199,10 @@ def missing_data(kit="."):
         missing.append("coco_captioning")
     if not imagenet.is_file() or _is_sample_archive(imagenet):
         missing.append("imagenet_val_25.npz")
+    cifar = datasets / "cifar-10-batches-py"
+    if (datasets.parent / "simclr").is_dir() and (  # only a kit with the SimCLR part needs CIFAR-10
+            not (cifar / "test_batch").is_file() or (cifar / "SAMPLE_DATA.txt").exists()):
+        missing.append("cifar-10-batches-py")
     return missing
 
 

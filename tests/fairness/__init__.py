@@ -2,7 +2,7 @@
 degenerate code that must earn nothing (issue: fair grading).
 
 Each part has a module here (``rnn``, ``lstm``, ``transformer``,
-``visualization``, ``gan``, ``theory``) with two lists: ``ALTERNATIVES``
+``visualization``, ``gan``, ``theory``, ``simclr``) with two lists: ``ALTERNATIVES``
 (``Alternative``: every check must give full marks, every notebook must run)
 and ``DEGENERATE`` (``Degenerate``: the checks it names must give zero).
 ``ALL_ALTERNATIVES`` and ``ALL_DEGENERATE`` gather them.
@@ -11,7 +11,7 @@ import importlib
 
 from fairness.alternative import Alternative, Degenerate, apply_edits  # noqa: F401
 
-PARTS = ("rnn", "lstm", "transformer", "visualization", "gan", "theory")
+PARTS = ("rnn", "lstm", "transformer", "visualization", "gan", "theory", "simclr")
 
 
 def _gather(attribute):

@@ -31,7 +31,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from cs231n.datasets import sample_coco, sample_imagenet, sample_mnist
+from cs231n.datasets import sample_cifar10, sample_coco, sample_imagenet, sample_mnist
 from cs231n.datasets.sample_marker import parse_marker
 
 DATASETS_DIR = Path(__file__).resolve().parent
@@ -111,6 +111,7 @@ SAMPLE_BUILDERS = {
     "coco": ensure_coco,
     "imagenet": sample_imagenet.ensure,
     "mnist": sample_mnist.ensure,
+    "cifar10": sample_cifar10.ensure,
 }
 
 

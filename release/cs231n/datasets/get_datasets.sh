@@ -2,6 +2,8 @@
 # Download the REAL datasets of the assignment (needs internet):
 #   coco_captioning/       COCO 2014 captions + VGG-16 fc7 features (~1 GB unzipped)
 #   imagenet_val_25.npz    25 ImageNet validation images for network visualization
+#   cifar-10-batches-py/   CIFAR-10, python version (~170 MB), for self-supervised learning
+#                          (only where the kit has the SimCLR part, cs231n/simclr/)
 # MNIST is downloaded by torchvision itself when a notebook asks (download=True).
 #
 # Run from anywhere:  bash cs231n/datasets/get_datasets.sh
@@ -17,6 +19,7 @@ cd "$(dirname "$0")"
 BASE_URL=${CS231N_DATA_URL:-http://cs231n.stanford.edu}
 COCO_URL="$BASE_URL/coco_captioning.zip"
 IMAGENET_URL="$BASE_URL/imagenet_val_25.npz"
+CIFAR10_URL=${CS231N_CIFAR10_URL:-https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz}
 
 failures=""
 work=""
@@ -110,6 +113,36 @@ else
     else
         offline_hint "$IMAGENET_URL"
         failures="$failures imagenet_val_25.npz"
+    fi
+fi
+
+# --- CIFAR-10 (python pickle batches, read by torchvision.datasets.CIFAR10) ----
+# Only for a kit with the SimCLR part (cs231n/simclr/; an offering may leave it out).
+if [ ! -d ../simclr ]; then
+    :
+elif [ -d cifar-10-batches-py ] && [ ! -f cifar-10-batches-py/SAMPLE_DATA.txt ] \
+        && [ -n "$(ls -A cifar-10-batches-py)" ]; then
+    say "cifar-10-batches-py/ already holds real data; kept as is"
+else
+    say "downloading $CIFAR10_URL (about 170 MB) ..."
+    if fetch "$CIFAR10_URL" "$work/cifar-10-python.tar.gz"; then
+        mkdir "$work/cifar"
+        if tar -xzf "$work/cifar-10-python.tar.gz" -C "$work/cifar" \
+                && [ -f "$work/cifar/cifar-10-batches-py/test_batch" ]; then
+            rm -f "$work/cifar-10-python.tar.gz"
+            if [ -d cifar-10-batches-py ]; then
+                say "replacing the generated sample in cifar-10-batches-py/ with the real data"
+                rm -rf cifar-10-batches-py
+            fi
+            mv "$work/cifar/cifar-10-batches-py" cifar-10-batches-py
+            say "cifar-10-batches-py/ ready"
+        else
+            say "the downloaded CIFAR-10 archive is broken; nothing was changed"
+            failures="$failures cifar-10-batches-py(bad-archive)"
+        fi
+    else
+        offline_hint "$CIFAR10_URL"
+        failures="$failures cifar-10-batches-py"
     fi
 fi
 
