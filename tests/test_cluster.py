@@ -40,7 +40,7 @@ SOME_CHECKS = dataclasses.replace(FULL, checks={n: FULL.checks[n] for n in (
 OPTIONS = Options(release_dir=ROOT / "release", execute_notebooks=False, threads=1)
 DASK = str(Path(sys.executable).parent / "dask")
 KIT_PARTS = ("autograder", "release", "assignment", "cs231n")
-DATA = ("coco_captioning", "MNIST_data", "imagenet_val_25.npz")  # in cs231n/datasets/
+DATA = ("coco_captioning", "MNIST_data", "imagenet_val_25.npz", "cifar-10-batches-py")  # in cs231n/datasets/
 
 
 def env_for(root: Path) -> dict:
