@@ -169,3 +169,34 @@ def test_colab_downloads_cifar10_only_for_a_kit_with_the_part(tmp_path):
     assert "cifar-10-batches-py" in colab_setup.missing_data(tmp_path)  # the sample is not the real data
     (datasets / sample_cifar10.DIR_NAME / "SAMPLE_DATA.txt").unlink()
     assert "cifar-10-batches-py" not in colab_setup.missing_data(tmp_path)
+
+
+def test_the_canonical_resnet18_model_trains_and_feeds_the_knn_monitor(cifar_root):
+    """Full mode's path on the CPU, at toy size: ResNet-18 for 32 x 32 images gives unit-norm
+    512-d features and 128-d projections, one epoch of ``train`` over pairs of the sample
+    changes its weights and returns a finite loss, and ``test``'s kNN vote reads its features."""
+    from torch.utils.data import DataLoader, Subset
+
+    from cs231n.simclr.data_utils import CIFAR10Pair, compute_test_transform, compute_train_transform
+    from cs231n.simclr.model import Model
+    from cs231n.simclr.utils import test as knn_test
+    from cs231n.simclr.utils import train
+
+    torch.manual_seed(0)
+    model = Model()  # feature_dim=128, the ResNet-18 encoder
+    h, z = model(torch.randn(3, 3, 32, 32))
+    assert h.shape == (3, 512) and z.shape == (3, 128)
+    assert torch.allclose(h.norm(dim=1), torch.ones(3)) and torch.allclose(z.norm(dim=1), torch.ones(3))
+
+    pairs = open_cifar10(cifar_root, train=True, transform=compute_train_transform(), dataset_class=CIFAR10Pair)
+    loader = DataLoader(Subset(pairs, range(8)), batch_size=4, shuffle=False, drop_last=True)
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss = train(model, loader, optimizer, 1, 1, batch_size=4, temperature=0.5, device="cuda")
+    assert np.isfinite(loss) and loss > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+    plain = open_cifar10(cifar_root, train=False, transform=compute_test_transform(), dataset_class=CIFAR10Pair)
+    top1, top5 = knn_test(model, DataLoader(Subset(plain, range(20)), batch_size=10),
+                          DataLoader(Subset(plain, range(20, 30)), batch_size=10), 1, 1, c=10, k=5, device="cuda")
+    assert 0 <= top1 <= top5 <= 100
