@@ -6,9 +6,7 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.datasets import CIFAR10
 
-# CIFAR-10's per-channel mean and standard deviation (of the real training set).
-CIFAR10_MEAN = [0.4914, 0.4822, 0.4465]
-CIFAR10_STD = [0.2023, 0.1994, 0.2010]
+from cs231n.simclr import CIFAR10_MEAN, CIFAR10_STD
 
 
 def compute_train_transform(seed=123456):
