@@ -55,6 +55,11 @@ class Criterion:
     fatal: bool = False
 
 
+def weighted(part: Criterion, weight: float) -> Criterion:
+    """``part`` counting ``weight`` times (a comparison that carries more of the check)."""
+    return dataclasses.replace(part, weight=weight)
+
+
 @dataclasses.dataclass
 class Result:
     """The scored outcome of one check (points filled in from the assignment)."""

@@ -23,13 +23,12 @@ What each function is fed is what the original assignment feeds it:
   and its learning rate and betas are the fitted ones. Nothing the optimizer
   says about itself (its class, its param_groups) is believed.
 """
-import dataclasses
 
 import numpy as np
 import torch
 
 from autograder.checks.core import (Check, Criterion, Spec, Tol, compare_arrays, not_degenerate, register,
-                                    torch_output)
+                                    torch_output, weighted)
 
 MODULES = ("gan_pytorch",)
 TOL = 1e-8  # float64; correct code lands near 1e-15
@@ -100,10 +99,6 @@ def forward(model, x, label):
     """``model(x)`` on the model's device (a network moved to the GPU still runs), as NumPy."""
     device = next(model.parameters()).device
     return torch_output(model(x.to(device)), label)
-
-
-def weighted(part, weight):
-    return dataclasses.replace(part, weight=weight)
 
 
 def same_count(label, got, expected, needs=()):

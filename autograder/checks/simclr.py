@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograder.checks.core import (Check, Criterion, Spec, Tol, compare_arrays, not_degenerate, register,
-                                    torch_output)
+                                    torch_output, weighted)
 
 LOSS_MODULES = ("simclr.contrastive_loss",)
 # float32 inputs: correct float32 code lands near 1e-7 of the values' scale: the bar is
@@ -152,15 +152,9 @@ class SimPositivePairs(Check):
         values = pairs.reshape(want.shape) if pairs.size == n else pairs
         shape_ok = pairs.shape == (n, 1)
         return [not_degenerate("the similarities", pairs),
-                dataclass_weight(compared("the similarities", values, want), 3.0),
+                weighted(compared("the similarities", values, want), 3.0),
                 Criterion("shape", shape_ok, f"shape {pairs.shape}" + ("" if shape_ok else f"; expected ({n}, 1): "
                           "one row per pair (keepdim=True)"), needs=("the similarities",))]
-
-
-def dataclass_weight(part, weight):
-    import dataclasses
-
-    return dataclasses.replace(part, weight=weight)
 
 
 @register
@@ -213,7 +207,7 @@ class SimclrLossVectorized(Check):
 
     def score(self, got, expected, inputs):
         parts = [not_degenerate("the loss", got["loss"]),
-                 dataclass_weight(compared("the loss at both temperatures", got["loss"], expected["loss"]), 2.0)]
+                 weighted(compared("the loss at both temperatures", got["loss"], expected["loss"]), 2.0)]
         for key, label in (("grad_left", "its gradient for out_left"), ("grad_right", "its gradient for out_right")):
             if np.all(np.isnan(got[key])):
                 parts.append(Criterion(label, False, f"{label}: no gradient reaches the inputs; build the loss "
@@ -226,8 +220,6 @@ class SimclrLossVectorized(Check):
 
 # --------------------------------------------------------------------------- augmentation
 
-MEAN = np.array([0.4914, 0.4822, 0.4465])  # provided Normalize constants (data_utils.py)
-STD = np.array([0.2023, 0.1994, 0.2010])
 P_FLIP, P_JITTER, P_GRAY = 0.5, 0.8, 0.2  # the canonical probabilities
 Z = 4.5  # standard errors a frequency may stray: about 7e-6 false alarms per statistic
 POSITION_IMAGES, RAMP_IMAGES = 128, 48  # each gives two views
@@ -318,7 +310,10 @@ class SimclrAugmentation(Check):
     def score(self, got, expected, inputs):
         n_pos = POSITION_IMAGES
         views = np.concatenate([got["left"], got["right"]]).astype(np.float64)
-        levels = 255 * (views * STD[:, None, None] + MEAN[:, None, None])  # back to grey levels
+        from cs231n.simclr import CIFAR10_MEAN, CIFAR10_STD  # the provided Normalize constants (trusted side)
+
+        mean, std = np.array(CIFAR10_MEAN)[:, None, None], np.array(CIFAR10_STD)[:, None, None]
+        levels = 255 * (views * std + mean)  # back to grey levels
         position = np.concatenate([levels[:n_pos], levels[len(got["left"]):][:n_pos]])
         ramps = np.concatenate([levels[n_pos:len(got["left"])], levels[len(got["left"]) + n_pos:]])
         parts = [not_degenerate("the views", got["left"])]
@@ -468,7 +463,7 @@ class SimclrTrain(Check):
                                f"{self.batches} steps (a correct step: {reference:.4f})" + (
                                    "" if lowered else "; each step should lower the loss of the "
                                    "projections (the model's second output)")))
-        parts.append(dataclass_weight(compared("the parameters after the epoch", got["parameters"],
+        parts.append(weighted(compared("the parameters after the epoch", got["parameters"],
                                                expected["parameters"]), 2.0))
         return parts
 
