@@ -83,11 +83,11 @@ class Assignment:
     @property
     def omitted_files(self):
         """Package paths of the omitted parts (``files``): not released, not staged."""
-        return tuple(path for part in self.omitted.values() for path in part.files)
+        return files_of(self.omitted.values())
 
     def is_omitted_file(self, path):
         """True when ``path`` (relative to the assignment folder) belongs to an omitted part."""
-        return any(owns(prefix, path) for prefix in self.omitted_files)
+        return owned_by(self.omitted_files, path)
 
     def checks_of(self, part_id):
         return [c for c in self.checks.values() if c.part == part_id]
@@ -119,6 +119,16 @@ def owns(prefix, path):
     """True when ``path`` is the file ``prefix`` or lies in the folder ``prefix`` ("x/")."""
     prefix, path = str(prefix), str(path)
     return path == prefix.rstrip("/") or path.startswith(prefix.rstrip("/") + "/")
+
+
+def owned_by(prefixes, path):
+    """True when ``path`` is one of ``prefixes`` or lies in one of them (``owns``)."""
+    return any(owns(prefix, path) for prefix in prefixes)
+
+
+def files_of(parts):
+    """The package paths (``files``) of ``parts``, in order."""
+    return tuple(path for part in parts for path in part.files)
 
 
 def _parts(data, source):
@@ -159,9 +169,9 @@ def parse_assignment(data, source="assignment.toml"):
     every_part = _parts(data, source)
     omitted = _omitted(data, every_part, source)
     parts = {p: part for p, part in every_part.items() if p not in omitted}
-    omitted_files = [path for part in omitted.values() for path in part.files]
+    omitted_files = files_of(omitted.values())
     student_files = tuple(f for f in _require(data, "student_files", source, list)
-                          if not any(owns(prefix, f) for prefix in omitted_files))
+                          if not owned_by(omitted_files, f))
     checks = {}
     for check_name, table in _require(data, "checks", source, dict).items():
         where = f"{source}: [checks.{check_name}]"
