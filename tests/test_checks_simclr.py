@@ -82,3 +82,24 @@ def test_training_on_the_features_loses_the_steps_and_the_measured_loss(tmp_path
     mistake = next(m for p, m in MUTANTS if p == "simclr_train")
     results = assert_loses_only_covering_checks(mistake, tmp_path, ["simclr_train"], "simclr_train")
     assert part_outcomes(results["simclr_train"])["the parameters after the epoch"] is False
+
+
+def test_the_augmentation_check_reads_the_normalisation_from_the_instructors_package(monkeypatch):
+    """Scoring un-normalises the views with CIFAR-10's mean and std. They come from the
+    instructor's copy of the provided package, not from whatever ``cs231n.simclr``
+    the grading process has in sys.modules: in a notebook kernel that is the
+    student's, and in a batch a thread loading the reference sets the entry aside
+    for a moment (the hostile batch once lost this check's points to that race)."""
+    import sys
+    import types
+
+    from autograder.reference import reference_modules
+
+    check = REGISTRY["simclr_augmentation"]
+    stranger = types.ModuleType("cs231n.simclr")
+    stranger.CIFAR10_MEAN, stranger.CIFAR10_STD = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    monkeypatch.setattr(check, "_normalize", None, raising=False)  # read afresh, with the stranger in place
+    student = reference_modules(check.modules)
+    monkeypatch.setitem(sys.modules, "cs231n.simclr", stranger)
+    result = grade("simclr_augmentation", student=student, seed=0)
+    assert result.fraction == 1.0, result.message

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from autograder.checks.core import (Check, Criterion, Spec, Tol, compare_arrays, not_degenerate, register,
                                     torch_output, weighted)
+from autograder.reference import REFERENCE_LOCK, reference_modules
 
 LOSS_MODULES = ("simclr.contrastive_loss",)
 # float32 inputs: correct float32 code lands near 1e-7 of the values' scale: the bar is
@@ -281,6 +282,24 @@ def ratio_ok(w, h):
 class SimclrAugmentation(Check):
     name = "simclr_augmentation"
     modules = ("simclr.data_utils",)
+    _normalize = None  # CIFAR-10's (mean, std), each (3, 1, 1), once read (``normalization``)
+
+    def prepare(self, inputs):
+        self.normalization()
+
+    def normalization(self):
+        """The provided package's CIFAR-10 Normalize constants as (mean, std), (3, 1, 1) each.
+
+        Read from the instructor's copy, never through ``sys.modules``: there a
+        notebook kernel holds the student's ``cs231n``, and a batch thread may have
+        set every ``cs231n`` entry aside while it loads the reference.
+        """
+        if self._normalize is None:
+            with REFERENCE_LOCK:
+                provided = reference_modules(("simclr",)).simclr
+                self._normalize = tuple(np.array(v, dtype=np.float64)[:, None, None]
+                                        for v in (provided.CIFAR10_MEAN, provided.CIFAR10_STD))
+        return self._normalize
 
     def output_specs(self, inputs):
         n = inputs["images"].shape[0]
@@ -310,9 +329,7 @@ class SimclrAugmentation(Check):
     def score(self, got, expected, inputs):
         n_pos = POSITION_IMAGES
         views = np.concatenate([got["left"], got["right"]]).astype(np.float64)
-        from cs231n.simclr import CIFAR10_MEAN, CIFAR10_STD  # the provided Normalize constants (trusted side)
-
-        mean, std = np.array(CIFAR10_MEAN)[:, None, None], np.array(CIFAR10_STD)[:, None, None]
+        mean, std = self.normalization()
         levels = 255 * (views * std + mean)  # back to grey levels
         position = np.concatenate([levels[:n_pos], levels[len(got["left"]):][:n_pos]])
         ramps = np.concatenate([levels[n_pos:len(got["left"])], levels[len(got["left"]) + n_pos:]])
