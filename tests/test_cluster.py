@@ -193,10 +193,15 @@ class Killer(threading.Thread):
         self.client.close()
 
 
-def test_a_batch_on_the_cluster_writes_what_a_local_batch_writes(cluster, submissions, tmp_path):
+def test_a_batch_on_the_cluster_writes_what_a_local_batch_writes(cluster, submissions, tmp_path, monkeypatch):
     local = grade_all([submissions], tmp_path / "local", workers=2, options=OPTIONS, progress=False,
                       assignment=SOME_CHECKS)
+    # Tasks wake the client as they end; its poll only paces the wait for workers. A
+    # long poll shows that the batch ends with its last task, not with a last poll.
+    monkeypatch.setattr("autograder.grading.cluster.POLL_S", 120.0)
+    start = time.monotonic()
     remote, step = on_cluster(cluster, [submissions], tmp_path / "remote", SOME_CHECKS)
+    assert time.monotonic() - start < 120.0
     assert sorted(remote) == sorted(local) == ["one_bug", "reference", "reference_folder", "untouched"]
     for sid in local:
         assert remote[sid].grader_error == "", remote[sid].grader_error

@@ -198,6 +198,8 @@ class ClusterStep:
             for future, (sid, path) in done:
                 yield sid, self._outcome(future, sid, path, out_root / sid, assignment)
                 future.release()
+            if not pending and not running:  # the last one is written: no poll's sleep at the end
+                return
             idle_since = (idle_since or time.monotonic()) if slots == 0 else None
             if idle_since and time.monotonic() - idle_since > self.wait_for_workers_s:
                 yield from self._give_up(pending, running, out_root, assignment)
