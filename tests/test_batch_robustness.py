@@ -23,6 +23,7 @@ from autograder.grading.batch import assign_ids, csv_cell, grade_all, grade_batc
 from autograder.grading.execute import NotebookRun
 from autograder.grading.grade import Options, fingerprint
 from autograder.grading.result import Grading
+from autograder.release.demo_submissions import reference_files
 from autograder.sandbox.launcher import bwrap_path
 
 # the tests that grade run the hidden check in the sandbox; the rest need neither
@@ -215,6 +216,38 @@ def test_resuming_loads_the_same_gradings_and_rewrites_nothing(graded):
     again = grade_batch([folder], out, workers=2, options=OPTIONS, progress=False, assignment=TIGHT)
     assert again == before
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/grading.json")} == stamps
+
+
+@pytest.mark.slow
+@sandboxed
+def test_a_batch_grades_again_when_the_kit_or_an_option_that_changes_grades_changed(tmp_path, monkeypatch):
+    """Resume only what was graded the same way: a fixed check (a new kit version),
+    another seed, other limits or a grading.json from before the key grade again;
+    other lanes or threads (which change no grade) resume."""
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    zip_of(folder / "sub.zip", reference_files(FULL))
+    saved = tmp_path / "out" / "sub" / "grading.json"
+
+    def graded_again(assignment=TIGHT, options=OPTIONS):
+        before = saved.stat().st_mtime_ns if saved.exists() else None
+        grade_batch([folder], tmp_path / "out", workers=1, options=options, progress=False, assignment=assignment)
+        return saved.stat().st_mtime_ns != before
+
+    assert graded_again()
+    assert not graded_again()
+    assert not graded_again(options=dataclasses.replace(OPTIONS, jobs=2, threads=1))
+    assert graded_again(options=dataclasses.replace(OPTIONS, seed=OPTIONS.seed + 1))
+    assert not graded_again(options=dataclasses.replace(OPTIONS, seed=OPTIONS.seed + 1))
+    other_limits = dataclasses.replace(TIGHT, limits=dataclasses.replace(TIGHT.limits, check_wall_s=29))
+    assert graded_again(assignment=other_limits)
+    monkeypatch.setattr("autograder.grading.kit.kit_version", lambda root=ROOT: "0123456789abcdef")
+    assert graded_again()
+    assert not graded_again()
+    data = json.loads(saved.read_text())
+    del data["grading_key"]  # written before grading keys existed
+    saved.write_text(json.dumps(data))
+    assert graded_again()
 
 
 @pytest.mark.slow

@@ -3,8 +3,9 @@
 Each submission is graded into ``<out>/<id>/`` by ``grade.grade_one`` in its own
 worker thread (the heavy work runs in sandboxed subprocesses, so threads use
 every core). A submission whose ``grading.json`` already records the same
-fingerprint is not graded again unless ``force``: its Grading is loaded back
-from that file. No submission can read another's files or results: the sandbox
+fingerprint and the same grading key (kit version and the options that change a
+grade: ``kit.grading_key``) is not graded again unless ``force``: its Grading is
+loaded back from that file. No submission can read another's files or results: the sandbox
 sees only its allow-list (sandbox/mounts.py), never the submissions or outputs.
 Afterwards, all rendered from the Gradings: ``gradebook.csv`` (``gradebook_row``),
 ``summary.html`` (summary.py), and for the points graded by hand
@@ -32,6 +33,7 @@ from tqdm import tqdm
 from autograder.assignment import load_assignment
 from autograder.grading import manual, report, summary
 from autograder.grading.grade import Options, fingerprint, grade_one, threads_per_lane
+from autograder.grading.kit import grading_key
 from autograder.grading.result import Grading, clean_text
 
 GRADEBOOK, SUMMARY = "gradebook.csv", "summary.html"
@@ -82,15 +84,21 @@ def find_submissions(paths) -> list[Path]:
     return found
 
 
-def resumed(path, out_dir) -> Grading | None:
-    """The Grading already in ``out_dir`` for this very submission (same fingerprint), or None."""
+def resumed(path, out_dir, key: str) -> Grading | None:
+    """The Grading already in ``out_dir`` for this very submission graded the same way, or None.
+
+    The same way: the same fingerprint of the submission and the same ``key``
+    (``kit.grading_key``: kit version, assignment, seed, notebooks, sandbox). So a
+    fixed check, a new seed or notebooks run this time grade it again.
+    """
     if not (out_dir / "results.json").is_file():
         return None
     try:
         grading = Grading.load(out_dir)
     except (OSError, ValueError):
         return None
-    return grading if grading.fingerprint and grading.fingerprint == fingerprint(path) else None
+    same = grading.fingerprint and grading.fingerprint == fingerprint(path) and grading.grading_key == key
+    return grading if same else None
 
 
 def crashed(path, out_dir, assignment, error: str) -> Grading:
@@ -145,9 +153,9 @@ def grade_named(ids: dict[str, Path], out_root, workers: int | None = None, forc
     step = step or LocalStep(workers, batch_size=len(ids))
     gradings = {}
     try:
-        todo = {}
+        todo, key = {}, grading_key(assignment, options)
         for sid, path in ids.items():  # resume: what is graded already is loaded, not graded again
-            done = None if force else resumed(path, out_root / sid)
+            done = None if force else resumed(path, out_root / sid, key)
             if done is not None:
                 gradings[sid] = done
             else:

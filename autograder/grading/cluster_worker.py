@@ -6,7 +6,7 @@ preload::
     dask worker tcp://SCHEDULER:8786 --preload autograder.grading.cluster_worker
 
 At start, before it registers with the scheduler, ``dask_setup`` checks the
-worker (``self_check``): the kit version (``kit_version``: one hash of the
+worker (``self_check``): the kit version (``kit.kit_version``: one hash of the
 grader, the student kit, the assignment's definition and the reference package,
 as this worker sees them), the sandbox (a real bubblewrap run), the sample data.
 A worker that passes declares the Dask resource ``kit_resource(version)`` with
@@ -27,60 +27,23 @@ client computes its own kit version.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import logging
-import os
 import shutil
 import tarfile
 import tempfile
 from pathlib import Path
 
 from autograder.assignment import ROOT
+from autograder.grading.kit import kit_version
 from autograder.grading.staging import DATA_PATHS
 
-KIT_PARTS = ("autograder", "release", "assignment", "cs231n")  # what decides a grade
-SKIPPED = ("__pycache__", ".pytest_cache")
 RESOURCE_PREFIX = "cs231n-kit-"
 logger = logging.getLogger("autograder.cluster")
-_version_memo: dict[str, tuple] = {}  # root -> (the files' names, sizes and times, the version)
 
 
 class WorkerRefused(RuntimeError):
     """This worker must not grade for the client: the reason is the message."""
-
-
-def _kit_files(root: Path):
-    """(relative path, absolute path) of every file of the kit under ``root``, sorted; no
-    caches, no datasets (the sample data is checked for presence, not hashed)."""
-    data = {os.path.normpath(d) for d in DATA_PATHS}
-    found = []
-    for part in KIT_PARTS:
-        for folder, dirs, files in os.walk(root / part):
-            rel_folder = os.path.relpath(folder, root)
-            dirs[:] = [d for d in dirs if d not in SKIPPED and os.path.join(rel_folder, d) not in data]
-            found += [(os.path.join(rel_folder, f), Path(folder) / f) for f in files
-                      if not f.endswith(".pyc") and os.path.join(rel_folder, f) not in data]
-    return sorted(found, key=lambda pair: os.fsencode(pair[0]))
-
-
-def kit_version(root: Path = ROOT) -> str:
-    """The kit's version: sha256 over the names and bytes of autograder/, release/,
-    assignment/ and cs231n/ (without caches and data) under ``root``; 16 hex digits.
-
-    The files are read again whenever a name, size or modification time changed
-    since the last call (each task checks the version; the bytes are not re-read
-    for every submission).
-    """
-    files = _kit_files(Path(root))
-    stamp = tuple((relative, path.stat().st_size, path.stat().st_mtime_ns) for relative, path in files)
-    if _version_memo.get(str(root), (None,))[0] != stamp:
-        digest = hashlib.sha256()
-        for relative, path in files:
-            digest.update(os.fsencode(relative) + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-        _version_memo[str(root)] = (stamp, digest.hexdigest()[:16])
-    return _version_memo[str(root)][1]
 
 
 def kit_resource(version: str) -> str:

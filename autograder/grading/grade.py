@@ -26,6 +26,7 @@ from autograder.grading.execute import execute_notebooks
 from autograder.grading.integrity import integrity_flags
 from autograder.grading.lanes import plan_lanes
 from autograder.grading.result import Grading
+from autograder.grading.kit import grading_key
 from autograder.sandbox import mounts
 from autograder.sandbox.launcher import Launcher
 from autograder.sandbox.workspace import Workspace
@@ -206,6 +207,7 @@ def grade_one(submission, out_dir, assignment=None, options: Options = Options()
     except Exception:
         grading.fail(assignment, traceback.format_exc())
     grading.fingerprint = fingerprint(submission)
+    grading.grading_key = grading_key(assignment, options)
     report.write_reports(out_dir, assignment, grading)
     return grading
 

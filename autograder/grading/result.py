@@ -52,6 +52,7 @@ class Grading:
     wall_s: float = 0.0
     grader_error: str = ""
     fingerprint: str = ""
+    grading_key: str = ""  # kit.grading_key: the kit and options it was graded with
     notes: list[str] = dataclasses.field(default_factory=list)
     answers: dict[str, str] = dataclasses.field(default_factory=dict)
     manual: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -132,6 +133,7 @@ class Grading:
         return {
             "submission": self.submission,
             "fingerprint": self.fingerprint,
+            "grading_key": self.grading_key,
             "score": self.total(assignment),
             "manual_score": self.manual_earned(assignment),
             "manual_pending": self.manual_pending(assignment),
@@ -180,6 +182,7 @@ class Grading:
                    problems=[str(p) for p in data.get("problems", [])], notebook_runs=runs,
                    flags=[str(f) for f in data.get("flags", [])], wall_s=float(data.get("wall_s", 0.0)),
                    grader_error=str(data.get("grader_error", "")), fingerprint=str(data.get("fingerprint", "")),
+                   grading_key=str(data.get("grading_key", "")),
                    notes=[str(n) for n in data.get("notes", [])],
                    answers={str(k): str(v) for k, v in dict(data.get("answers", {})).items()},
                    manual={str(k): float(v) for k, v in dict(data.get("manual", {})).items()})
