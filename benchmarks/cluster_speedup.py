@@ -10,8 +10,10 @@ copied under distinct names) three times, each into a fresh folder:
 
 Prints the wall times, the speedup 2 over 3 (target >= 1.8x) and the
 per-submission overhead of the cluster over the local batch, 2 over 1 (target
-<= 5%). Every run uses one math thread per submission, so only the number of
-submissions at once differs. Every grading process is warm when timing starts
+<= 5%). The four runs are repeated (``--repeat``, default 3 rounds: one round
+varies by about 5% on a 2-core machine) and the ratios are the medians. Every
+run uses one math thread per submission, so only the number of submissions at
+once differs. Every grading process is warm when timing starts
 and cold for the batch's grading seed: a worker warms itself up before it takes
 work (``cluster_worker.warm_up``), and this process runs the same warm-up and
 forgets the seed's caches before each local batch. The workers are ``distributed.LocalCluster``
@@ -23,6 +25,7 @@ processes with the grading preload, each with its own nanny, like ``dask worker`
 import argparse
 import io
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -98,31 +101,48 @@ def cluster_run(subs: Path, out: Path, options: Options, workers: int) -> tuple[
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebooks", action="store_true", help="execute every notebook too (slow)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of the four runs; the ratios are the medians over rounds (default 3)")
     args = parser.parse_args(argv)
     options = Options(release_dir=ROOT / "release", execute_notebooks=args.notebooks, threads=1)
     assignment = load_assignment()
     print(f"this process warmed up in {warm_up():.1f} s (as each worker does before it takes work)", flush=True)
+    what = "hidden checks and notebooks" if args.notebooks else "hidden checks only"
+    print(f"{SUBMISSIONS} submissions, {len(assignment.checks)} checks, {what}, {args.repeat} round(s)", flush=True)
+    speedups, local_speedups, overheads = [], [], []
+    for round_ in range(1, args.repeat + 1):
+        runs = one_round(options)
+        for name, (at_once, (seconds, graded)) in runs.items():
+            outside = (seconds * at_once - graded) / SUBMISSIONS
+            print(f"round {round_}: {name:26s} {seconds:6.1f} s; per submission: grading "
+                  f"{graded / SUBMISSIONS:5.2f} s, around it {outside:+5.2f} s", flush=True)
+        (local, _), (one, _), (two, _), (local_two, _) = (run for _, run in runs.values())
+        speedups.append(one / two)
+        local_speedups.append(local / local_two)
+        overheads.append(100 * (one - local) / local)
+    print(f"speedup 1 -> 2 workers: {statistics.median(speedups):.2f}x median of {spread(speedups, 'x')} "
+          f"(target >= 1.8x); a local batch, 1 -> 2 at a time, on this machine: "
+          f"{statistics.median(local_speedups):.2f}x median of {spread(local_speedups, 'x')}")
+    print(f"cluster overhead per submission over a local batch: {statistics.median(overheads):+.1f}% median of "
+          f"{spread(overheads, '%', signed=True)} (target <= 5%)")
+    return 0
+
+
+def one_round(options: Options) -> dict:
+    """{name: (submissions at once, (seconds, the gradings' own seconds))} of the four runs."""
     with tempfile.TemporaryDirectory(prefix="cluster-bench-") as scratch:
         scratch = Path(scratch)
         subs = make_submissions(scratch)
-        what = "hidden checks and notebooks" if args.notebooks else "hidden checks only"
-        print(f"{SUBMISSIONS} submissions, {len(assignment.checks)} checks, {what}", flush=True)
-        runs = {"local batch, 1 at a time": (1, local_run(subs, scratch / "local", options)),
+        return {"local batch, 1 at a time": (1, local_run(subs, scratch / "local", options)),
                 "cluster, 1 worker": (1, cluster_run(subs, scratch / "one", options, 1)),
                 "cluster, 2 workers": (2, cluster_run(subs, scratch / "two", options, 2)),
                 "local batch, 2 at a time": (2, local_run(subs, scratch / "local_two", options, 2))}
-    for name, (at_once, (seconds, graded)) in runs.items():
-        outside = (seconds * at_once - graded) / SUBMISSIONS
-        print(f"{name:26s} {seconds:6.1f} s; per submission: grading {graded / SUBMISSIONS:5.2f} s, "
-              f"around it {outside:+5.2f} s")
-    (local, local_graded), (one, one_graded), (two, _), (local_two, _) = (run for _, run in runs.values())
-    print(f"speedup 1 -> 2 workers: {one / two:.2f}x (target >= 1.8x); a local batch, 1 -> 2 at a time, on "
-          f"this machine: {local / local_two:.2f}x")
-    extra = ((one - one_graded) - (local - local_graded)) / SUBMISSIONS  # beyond the gradings themselves
-    print(f"cluster overhead per submission over a local batch: {100 * (one - local) / local:+.1f}% of the wall "
-          f"time (target <= 5%); outside the gradings themselves: {extra:+.2f} s, "
-          f"{100 * extra * SUBMISSIONS / local_graded:+.1f}% of a grading")
-    return 0
+
+
+def spread(values, unit: str, signed: bool = False) -> str:
+    """The rounds' values, e.g. "[1.78x, 1.85x]"."""
+    form = "{:+.1f}" if signed else "{:.2f}"
+    return "[" + ", ".join(form.format(v) + unit for v in values) + "]"
 
 
 if __name__ == "__main__":
