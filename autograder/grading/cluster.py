@@ -66,8 +66,9 @@ from distributed.client import FutureCancelledError
 
 from autograder.assignment import ROOT
 from autograder.grading import batch, report
-from autograder.grading.cluster_worker import RESOURCE_PREFIX, grade_task, kit_resource, kit_version, pack, self_check
+from autograder.grading.cluster_worker import RESOURCE_PREFIX, grade_task, kit_resource, pack, self_check
 from autograder.grading.grade import Options, fingerprint
+from autograder.grading.kit import kit_version
 from autograder.grading.result import Grading
 
 MAX_WORKER_DEATHS = 3  # workers a submission may see die under it before it is a grader error

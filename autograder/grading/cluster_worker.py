@@ -21,8 +21,8 @@ fresh folder of the worker's own local directory, grades it there with
 ``grade.grade_one`` in the worker's own sandbox, and returns the Grading and
 every file the grading wrote; the client writes them into its output folder.
 
-Nothing here imports Dask at module level: the module is also the one place the
-client computes its own kit version.
+Nothing here imports Dask at module level. The kit version itself is computed in
+``kit.py``, by the client and the batch as well.
 """
 from __future__ import annotations
 

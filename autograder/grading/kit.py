@@ -71,9 +71,9 @@ def grading_key(assignment, options) -> str:
     The kit's version, the release graded against when it is not the kit's own,
     the assignment as loaded (its limits and points, also when changed in code),
     the grading seed, the notebooks executed, and whether the sandbox isolated.
-    Lanes and math threads change no grade and are left out, so a batch graded
-    with other ``--jobs`` still resumes; so is the kit's location, so a cluster
-    worker's key is the client's.
+    Lanes and math threads (``Options.jobs``, ``Options.threads``) change no grade
+    and are left out, so they do not stop a resume; so is the kit's location, so a
+    cluster worker's key is the client's.
     """
     from autograder.grading.grade import notebooks_to_run  # grade imports this module's users
 
