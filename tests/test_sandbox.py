@@ -26,18 +26,42 @@ def workspace(tmp_path):
         yield space
 
 
-def run_py(code, workspace, limits=RunLimits(wall_s=30), launcher=None, **kw):
-    return (launcher or Launcher(True)).run_command([PY, "-c", code], workspace, limits, **kw)
+class WarmLauncher(Launcher):
+    """Starts every Python command warm: forked from the fork server into its sandbox."""
+
+    def run_command(self, command, *args, **kw):
+        return super().run_command(command, *args, warm=True, **kw)
 
 
-def test_runs_as_its_own_unprivileged_host_uid_without_capabilities(workspace):
+@pytest.fixture(params=["cold", "warm"])
+def launcher(request):
+    """Both ways a run starts: its own interpreter (cold), or forked by the fork server (warm)."""
+    if request.param == "cold":
+        return Launcher(True)
+    assert launcher_mod.warm_starts() == "", "the fork server does not work on this machine"
+    return WarmLauncher(True)
+
+
+def run_py(launcher, code, workspace, limits=RunLimits(wall_s=30), **kw):
+    out = launcher.run_command([PY, "-c", code], workspace, limits, **kw)
+    assert out.enforced.get("warm", False) == isinstance(launcher, WarmLauncher), out.stderr
+    return out
+
+
+def in_bash(script):
+    """A Python command that runs ``script`` in bash and exits with its status."""
+    return [PY, "-c", "import subprocess, sys; sys.exit(subprocess.run(['bash', '-c', sys.argv[1]]).returncode)",
+            script]
+
+
+def test_runs_as_its_own_unprivileged_host_uid_without_capabilities(workspace, launcher):
     """Inside it is uid 1000 without capabilities; on the host, what it writes belongs to
     the workspace's own uid, which is not root (bwrap nests its user namespaces, so
     /proc/self/uid_map inside names the intermediate namespace, not the host)."""
     workspace.hand_over()
     code = ("import os; print(os.getuid()); open('mine.txt', 'w').write('x');"
             "print([l for l in open('/proc/self/status') if l.startswith('CapEff')][0].split()[1])")
-    out = run_py(code, workspace)
+    out = run_py(launcher, code, workspace)
     assert out.returncode == 0, out.stderr
     uid, caps = out.stdout.splitlines()[:2]
     assert uid == str(mounts.SANDBOX_UID) and caps == "0000000000000000"
@@ -72,11 +96,11 @@ print(outside)
 """
 
 
-def test_nothing_outside_the_allow_list_is_readable(workspace):
+def test_nothing_outside_the_allow_list_is_readable(workspace, launcher):
     """Walks the whole file system from inside: every readable path lies in an allowed
     place (or is a folder leading to one, holding nothing else)."""
     allowed = mounts.allowed_prefixes()
-    out = Launcher(True).run_command([PY, "-c", LIST_READABLE, *allowed], workspace, RunLimits(wall_s=120))
+    out = launcher.run_command([PY, "-c", LIST_READABLE, *allowed], workspace, RunLimits(wall_s=120))
     assert out.returncode == 0, out.stderr
     top, outside = out.stdout.splitlines()[:2]
     print("top level inside the sandbox:", top)
@@ -84,22 +108,22 @@ def test_nothing_outside_the_allow_list_is_readable(workspace):
     assert "'home'" not in top and "'var'" not in top and "'sys'" not in top
 
 
-def test_the_reference_and_secrets_do_not_exist_inside(tmp_path, workspace):
+def test_the_reference_and_secrets_do_not_exist_inside(tmp_path, workspace, launcher):
     secret = tmp_path / "secret.txt"
     secret.write_text("answers")
     code = (f"import os\nfor p in [{str(secret)!r}, {str(ROOT / 'cs231n')!r}, {str(ROOT / 'assignment')!r},"
             "'/etc/shadow', '/root/.bash_history', '/var', '/home']:\n    print(p, os.path.exists(p))")
-    out = run_py(code, workspace)
+    out = run_py(launcher, code, workspace)
     assert out.returncode == 0, out.stderr
     assert all(line.endswith("False") for line in out.stdout.splitlines()), out.stdout
 
 
-def test_the_work_folder_is_the_only_writable_place(tmp_path, workspace):
+def test_the_work_folder_is_the_only_writable_place(tmp_path, workspace, launcher):
     outside = Path(sys.prefix) / f"escape-{uuid.uuid4().hex}.txt"
     code = ("import os\nopen('inside.txt', 'w').write('ok'); print('work writable', os.getcwd())\n"
             "open('/tmp/private.txt', 'w').write('x'); print('private tmp')\n"
             f"try:\n    open({str(outside)!r}, 'w')\nexcept OSError as e: print('outside', e.strerror)\n")
-    out = run_py(code, workspace)
+    out = run_py(launcher, code, workspace)
     assert out.returncode == 0, out.stderr
     assert f"work writable {mounts.SANDBOX_WORK}" in out.stdout
     assert workspace.read_bytes("inside.txt", 10) == b"ok"
@@ -107,51 +131,51 @@ def test_the_work_folder_is_the_only_writable_place(tmp_path, workspace):
     assert "outside Read-only file system" in out.stdout and not outside.exists()
 
 
-def test_no_network_but_loopback_is_up(workspace):
+def test_no_network_but_loopback_is_up(workspace, launcher):
     code = ("import socket\n"
             "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); print('loopback ok')\n"
             "try:\n"
             "    socket.create_connection(('1.1.1.1', 80), timeout=3); print('NETWORK OPEN')\n"
             "except OSError as e: print('blocked', e.errno)\n")
-    out = run_py(code, workspace)
+    out = run_py(launcher, code, workspace)
     assert "loopback ok" in out.stdout
     assert "blocked" in out.stdout and "NETWORK OPEN" not in out.stdout
 
 
-def test_environment_is_cleared(workspace, monkeypatch):
+def test_environment_is_cleared(workspace, monkeypatch, launcher):
     monkeypatch.setenv("GRADER_SECRET_TOKEN", "s3cret")
-    out = run_py("import os; print(os.environ.get('GRADER_SECRET_TOKEN'), os.environ['HOME'])", workspace)
+    out = run_py(launcher, "import os; print(os.environ.get('GRADER_SECRET_TOKEN'), os.environ['HOME'])", workspace)
     assert out.stdout.split() == ["None", mounts.SANDBOX_WORK]
 
 
-def test_wall_clock_limit_kills_a_loop_that_ignores_sigint(workspace):
+def test_wall_clock_limit_kills_a_loop_that_ignores_sigint(workspace, launcher):
     code = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass"
     start = time.monotonic()
-    out = run_py(code, workspace, RunLimits(wall_s=2))
+    out = run_py(launcher, code, workspace, RunLimits(wall_s=2))
     assert out.timed_out and out.returncode != 0
     assert time.monotonic() - start < 10
     assert any("wall-clock" in m for m in out.limit_messages)
 
 
-def test_memory_limit_is_reported(workspace):
-    out = run_py("a = bytearray(2 << 30); a[::4096] = b'x' * len(a[::4096]); print('allocated')",
+def test_memory_limit_is_reported(workspace, launcher):
+    out = run_py(launcher, "a = bytearray(2 << 30); a[::4096] = b'x' * len(a[::4096]); print('allocated')",
                  workspace, RunLimits(wall_s=30, memory_bytes=256 << 20))
     assert out.returncode != 0 and "allocated" not in out.stdout
     assert out.memory_exceeded
     assert any("memory" in m for m in out.limit_messages)
 
 
-def test_fork_bomb_is_contained(workspace):
-    out = Launcher(True).run_command(["bash", "-c", ":(){ :|:& };: ; sleep 2; echo survived"], workspace,
+def test_fork_bomb_is_contained(workspace, launcher):
+    out = launcher.run_command(in_bash(":(){ :|:& };: ; sleep 2; echo survived"), workspace,
                                      RunLimits(wall_s=20, max_processes=40))
     assert out.enforced["processes"] == "cgroup"
     assert out.process_limit_hit
     assert not out.timed_out
 
 
-def test_daemonized_process_does_not_outlive_the_run(workspace):
+def test_daemonized_process_does_not_outlive_the_run(workspace, launcher):
     marker = f"sleep {1000 + uuid.uuid4().int % 1000}"
-    out = Launcher(True).run_command(["bash", "-c", f"(setsid {marker} &); (nohup {marker} &); echo started"],
+    out = launcher.run_command(in_bash(f"(setsid {marker} &); (nohup {marker} &); echo started"),
                                      workspace, RunLimits(wall_s=10))
     assert "started" in out.stdout
     time.sleep(0.3)
@@ -159,17 +183,17 @@ def test_daemonized_process_does_not_outlive_the_run(workspace):
     assert survivors.stdout == "", f"processes left behind: {survivors.stdout}"
 
 
-def test_huge_output_is_capped(workspace):
+def test_huge_output_is_capped(workspace, launcher):
     code = "import sys\nfor _ in range(10**6): sys.stdout.write('x' * 1000 + '\\n')"
-    out = run_py(code, workspace, RunLimits(wall_s=30, max_file_bytes=8 << 20), output_cap=4096)
+    out = run_py(launcher, code, workspace, RunLimits(wall_s=30, max_file_bytes=8 << 20), output_cap=4096)
     assert out.file_limit_hit
     assert len(out.stdout) < 5000 and "more bytes not shown" in out.stdout
 
 
-def test_open_files_are_capped(workspace):
+def test_open_files_are_capped(workspace, launcher):
     code = ("fs = []\ntry:\n    for i in range(1000): fs.append(open('/dev/null'))\n"
             "except OSError as e: print('stopped at', len(fs), e.strerror)")
-    out = run_py(code, workspace, RunLimits(wall_s=30, max_open_files=64))
+    out = run_py(launcher, code, workspace, RunLimits(wall_s=30, max_open_files=64))
     assert "stopped at" in out.stdout and int(out.stdout.split()[2]) < 64, out.stdout + out.stderr
 
 
@@ -178,19 +202,19 @@ def test_missing_bubblewrap_refuses_with_instructions(workspace, monkeypatch):
     with pytest.raises(SandboxUnavailable, match="--allow-unsandboxed"):
         Launcher.decide(allow_unsandboxed=False)
     launcher = Launcher.decide(allow_unsandboxed=True)
-    out = run_py("print('unsandboxed')", workspace, launcher=launcher)
+    out = run_py(launcher, "print('unsandboxed')", workspace)
     assert out.stdout.strip() == "unsandboxed" and out.enforced["sandbox"] is False
 
 
-def test_grader_environment_is_not_readable_through_pid_1(workspace, monkeypatch):
+def test_grader_environment_is_not_readable_through_pid_1(workspace, monkeypatch, launcher):
     monkeypatch.setenv("CS231N_GRADER_SEED", "424242")
     code = "print(open('/proc/1/environ', 'rb').read().count(b'424242'))"
-    out = run_py(code, workspace)
+    out = run_py(launcher, code, workspace)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0"
 
 
-def test_disk_use_is_capped_even_for_deleted_open_files(workspace):
+def test_disk_use_is_capped_even_for_deleted_open_files(workspace, launcher):
     """The work folder is a tmpfs of fixed size: a file unlinked while still open counts."""
     if not workspace.mounted:
         pytest.skip("the grader is not root: the work folder has no filesystem of its own")
@@ -198,28 +222,28 @@ def test_disk_use_is_capped_even_for_deleted_open_files(workspace):
             "    for i in range(100):\n        f = open(f'h{i}', 'wb'); os.unlink(f'h{i}'); kept.append(f)\n"
             "        f.write(b'x' * 2**22); f.flush(); written += 4\n"
             "except OSError as e: print('stopped', written, e.strerror)")
-    out = run_py(code, workspace, RunLimits(wall_s=60, max_file_bytes=8 << 20))
+    out = run_py(launcher, code, workspace, RunLimits(wall_s=60, max_file_bytes=8 << 20))
     assert "stopped" in out.stdout and "No space left" in out.stdout, out.stdout + out.stderr
     assert int(out.stdout.split()[1]) <= 64
     assert out.disk_limit_hit or "No space" in out.stdout
 
 
-def test_tmp_inside_is_capped_too(workspace):
+def test_tmp_inside_is_capped_too(workspace, launcher):
     code = ("import os\nf = open('/tmp/big', 'wb'); os.unlink('/tmp/big')\ntry:\n"
             "    for i in range(400): f.write(b'x' * 2**20); f.flush()\n"
             "except OSError as e: print('stopped', e.strerror)")
-    out = run_py(code, workspace, RunLimits(wall_s=60, max_disk_bytes=64 << 20))
+    out = run_py(launcher, code, workspace, RunLimits(wall_s=60, max_disk_bytes=64 << 20))
     assert "stopped No space left" in out.stdout, out.stdout + out.stderr
 
 
-def test_an_unmounted_work_folder_is_watched_for_growth(tmp_path, monkeypatch):
+def test_an_unmounted_work_folder_is_watched_for_growth(tmp_path, monkeypatch, launcher):
     """Without root the work folder is a plain folder; the launcher polls its size and entries."""
     folder = tmp_path / "plain"
     folder.mkdir()
     plain = Workspace(folder, os.getuid(), 20 << 20, mounted=False)
     monkeypatch.setattr(launcher_mod, "MAX_WORK_ENTRIES", 500)
     code = "import time\nfor i in range(5000):\n    open(f'f{i}', 'w').close()\ntime.sleep(5)"
-    out = Launcher(True).run_command([PY, "-c", code], plain, RunLimits(wall_s=30))
+    out = launcher.run_command([PY, "-c", code], plain, RunLimits(wall_s=30))
     assert out.disk_limit_hit and out.wall_s < 5
 
 
@@ -233,9 +257,9 @@ open('real/big.bin', 'wb').write(b'x' * 5000)
 """
 
 
-def test_the_grader_reads_only_plain_files_without_following_links(workspace):
+def test_the_grader_reads_only_plain_files_without_following_links(workspace, launcher):
     workspace.hand_over()
-    out = run_py(PLANT, workspace)
+    out = run_py(launcher, PLANT, workspace)
     assert out.returncode == 0, out.stderr
     start = time.monotonic()
     assert workspace.read_bytes("link.txt", 1 << 20) is None
@@ -257,13 +281,13 @@ print("child:", child.stderr.count("Permission denied"), flush=True)
 """
 
 
-def test_a_hardened_runner_is_pid_1_and_its_stdout_is_its_own(workspace):
+def test_a_hardened_runner_is_pid_1_and_its_stdout_is_its_own(workspace, launcher):
     """The check runner's seals go to its stdout: a process it starts cannot write there."""
-    out = run_py(HARDENED_PID_1, workspace)
+    out = run_py(launcher, HARDENED_PID_1, workspace)
     assert out.stdout.splitlines() == ["genuine", "child: 2"], out.stdout
 
 
-def test_lanes_running_at_once_cannot_reach_each_other(tmp_path):
+def test_lanes_running_at_once_cannot_reach_each_other(tmp_path, launcher):
     """Two lanes of one submission run side by side: neither can see, signal or write the
     other's workspace, even knowing its host path."""
     import threading
@@ -278,8 +302,8 @@ def test_lanes_running_at_once_cannot_reach_each_other(tmp_path):
                   "except OSError as e: print('blocked', e.strerror)")
         victim = "import time\nopen('alive', 'w').write('1')\ntime.sleep(3)\nprint('victim done')"
         outcomes = {}
-        runs = [threading.Thread(target=lambda: outcomes.update(b=run_py(victim, b))),
-                threading.Thread(target=lambda: outcomes.update(a=run_py(attack, a)))]
+        runs = [threading.Thread(target=lambda: outcomes.update(b=run_py(launcher, victim, b))),
+                threading.Thread(target=lambda: outcomes.update(a=run_py(launcher, attack, a)))]
         runs[0].start()
         time.sleep(1)
         runs[1].start()

@@ -21,18 +21,22 @@ What the sandbox gives (docs/threat_model.md says what it does not):
   its own uid), file size, open files, and a work folder, /tmp and /dev/shm of
   fixed size.
 """
+import atexit
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-from autograder.sandbox import mounts
+from autograder.sandbox import forkserver, mounts
 from autograder.sandbox.cgroup import make_cgroup
+from autograder.sandbox.inside.warm_imports import STAGED, WARM_IMPORTS
 from autograder.sandbox.limits import Outcome, RunLimits
 from autograder.sandbox.workspace import Workspace, privileged
 
@@ -46,10 +50,13 @@ BASE_ENV = {
     "PYTHONUNBUFFERED": "1",
     "OMP_NUM_THREADS": "1",
 }
+WARM_RUNNERS = ("check_runner",)  # started from the fork server (forkserver.py) when it works here
+HOLDER = ["/bin/sh", "-c", "echo ready; exec sleep infinity"]  # a warm run's sandbox, until the runner enters
 DISK_POLL_S = 0.5
 MAX_WORK_ENTRIES = 100_000  # files and folders in an unmounted work folder, counted by the disk watch
 SHM_BYTES = 64 << 20
 _probe = {}
+_warm = {"lock": threading.Lock(), "server": None, "works": None}
 
 
 class SandboxUnavailable(RuntimeError):
@@ -64,8 +71,9 @@ def bwrap_path() -> str | None:
 class Launcher:
     """Starts runners for one grading; ``sandboxed`` is decided once, in ``decide``."""
 
-    def __init__(self, sandboxed: bool):
+    def __init__(self, sandboxed: bool, warm: bool = True):
         self.sandboxed = sandboxed
+        self.warm = warm  # start WARM_RUNNERS from the fork server, where it works
 
     @classmethod
     def decide(cls, allow_unsandboxed: bool = False) -> "Launcher":
@@ -92,11 +100,17 @@ class Launcher:
             env=None, output_cap: int = 1 << 20) -> Outcome:
         """Run ``inside/<runner>.py args`` in ``workspace`` under ``limits``; ``data``:
         (source, relative target) read-only data binds."""
-        return self.run_command(self.command(runner, args, workspace), workspace, limits, data, env, output_cap)
+        return self.run_command(self.command(runner, args, workspace), workspace, limits, data, env, output_cap,
+                                warm=self.warm and runner in WARM_RUNNERS)
 
-    def run_command(self, command, workspace, limits=RunLimits(), data=(), env=None, output_cap=1 << 20):
-        """Run ``command`` (a list, as the run sees it) in ``workspace``: every start goes here."""
+    def run_command(self, command, workspace, limits=RunLimits(), data=(), env=None, output_cap=1 << 20,
+                    warm=False):
+        """Run ``command`` (a list, as the run sees it) in ``workspace``: every start goes here.
+
+        ``warm``: if ``command`` is this interpreter running Python (``-c`` or a script),
+        fork it from the fork server into the same sandbox, where that works here."""
         cgroup = make_cgroup(limits.memory_bytes, limits.max_processes)
+        warm_args = forkserver.python_args(command) if warm and self.sandboxed else None
         enforced = {"sandbox": self.sandboxed, "wall_clock": True, "file_size": True,
                     "memory": "cgroup" if cgroup else "rlimit-as",
                     "processes": "cgroup" if cgroup else "rlimit-nproc",
@@ -107,12 +121,17 @@ class Launcher:
         start = time.monotonic()
         try:
             with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-                proc = subprocess.Popen(argv, cwd=workspace.path, stdin=subprocess.DEVNULL, stdout=out,
-                                        stderr=err, env=run_env, start_new_session=True)
+                proc = None
+                if warm_args is not None and warm_starts() == "":
+                    proc = self._start_warm(warm_args, workspace, limits, data, env, cgroup, stage, out, err, start)
+                    enforced["warm"] = proc is not None
+                if proc is None:
+                    proc = _ColdRun(subprocess.Popen(argv, cwd=workspace.path, stdin=subprocess.DEVNULL, stdout=out,
+                                                     stderr=err, env=run_env, start_new_session=True))
                 try:
                     returncode, timed_out, disk_hit = _watch(proc, workspace, limits, start)
                 finally:
-                    _killpg(proc.pid)
+                    proc.kill()
                     memory_exceeded = bool(cgroup and cgroup.memory_exceeded())
                     process_hit = bool(cgroup and cgroup.process_limit_hit())
                     if cgroup is not None:
@@ -133,15 +152,42 @@ class Launcher:
                        memory_exceeded=memory_exceeded, process_limit_hit=process_hit, file_limit_hit=file_hit,
                        disk_limit_hit=disk_hit, enforced=enforced)
 
-    def _sandboxed(self, command, workspace, limits, data, env, cgroup, stage):
+    def _start_warm(self, args, workspace, limits, data, env, cgroup, stage, out, err, start):
+        """Start ``python -I args`` warm (forkserver.py): the sandbox with its holder, then the
+        runner forked into it. Returns the run, or None (with the reason on its stderr) when
+        that failed: the caller then starts it cold."""
+        info_read, info_write = os.pipe()
+        argv, run_env = self._sandboxed(HOLDER, workspace, limits, data, env, cgroup, stage, info_fd=info_write)
+        holder = subprocess.Popen(argv, cwd=workspace.path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=err, env=run_env, start_new_session=True, pass_fds=(info_write,))
+        os.close(info_write)
+        try:
+            pid = _holder_pid(info_read, holder.stdout, start + min(limits.wall_s, forkserver.START_TIMEOUT_S))
+            plan = {"holder": pid, "uid": workspace.uid if stage else None,
+                    "cgroup_procs": cgroup.procs_files if cgroup else [],
+                    "rlimits": _rlimits(limits, cgroup, own_uid=stage is not None),
+                    "env": _run_env(env), "args": list(args), "cwd": mounts.SANDBOX_WORK}
+            run = fork_server().start(plan, out, err)
+        except forkserver.ForkServerError as exc:
+            _killpg(holder.pid)
+            holder.wait()
+            err.write(f"launcher: started cold: {exc}\n".encode())
+            return None
+        finally:
+            os.close(info_read)
+            holder.stdout.close()
+        return _WarmRun(holder, run)
+
+    def _sandboxed(self, command, workspace, limits, data, env, cgroup, stage, info_fd=None):
         rlimits = _rlimits(limits, cgroup, own_uid=stage is not None)
-        full_env = dict(BASE_ENV, HOME=mounts.SANDBOX_WORK, TMPDIR="/tmp", **(env or {}))
+        full_env = _run_env(env)
         before = ["--die-with-parent", "--new-session", "--unshare-all", "--as-pid-1",
                   "--uid", str(mounts.SANDBOX_UID), "--gid", str(mounts.SANDBOX_UID), "--cap-drop", "ALL",
                   "--hostname", "sandbox", *mounts.top_level_entries(),
                   "--proc", "/proc", "--dev", "/dev",
                   "--size", str(max(1 << 20, limits.max_disk_bytes // 4)), "--tmpfs", "/tmp",
                   "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+        before += ["--info-fd", str(info_fd)] if info_fd is not None else []
         after = ["--chdir", mounts.SANDBOX_WORK, "--clearenv"]
         for key, value in full_env.items():
             after += ["--setenv", key, str(value)]
@@ -167,6 +213,135 @@ class Launcher:
         run_env = dict(BASE_ENV, HOME=str(workspace.path), **(env or {}))
         run_env["PATH"] = os.environ.get("PATH", BASE_ENV["PATH"])
         return [sys.executable, "-I", str(ENTER), json.dumps(plan)], run_env
+
+
+def _run_env(env):
+    """The whole environment of a sandboxed run: BASE_ENV and ``env``, nothing of the grader's."""
+    return dict(BASE_ENV, HOME=mounts.SANDBOX_WORK, TMPDIR="/tmp", **(env or {}))
+
+
+class _ColdRun:
+    """A run started as a process of its own (``wait`` as Popen's; ``kill`` ends its group)."""
+
+    def __init__(self, process):
+        self.process = process
+
+    def wait(self, timeout=None):
+        return self.process.wait(timeout=timeout)
+
+    def kill(self):
+        _killpg(self.process.pid)
+
+
+class _WarmRun:
+    """A run forked by the fork server into the sandbox its holder keeps."""
+
+    def __init__(self, holder, run):
+        self.holder, self.run, self.ended = holder, run, False
+
+    def wait(self, timeout=None):
+        if self.ended:
+            return -signal.SIGKILL if self.run.returncode is None else self.run.returncode
+        return self.run.wait(timeout)
+
+    def kill(self):
+        """End the runner (its monitor kills it) and the holder; idempotent."""
+        if self.ended:
+            return
+        self.run.kill()
+        if self.run.returncode is None:
+            try:
+                self.run.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.run.close()
+        _killpg(self.holder.pid)
+        self.holder.wait()
+        self.ended = True
+
+
+def _holder_pid(info_read, holder_stdout, deadline) -> int:
+    """The holder's host pid (bwrap's --info-fd), once it said "ready": bubblewrap has
+    built the whole view by then. Raises ForkServerError if that does not happen by ``deadline``."""
+    info, said = b"", b""
+    while True:
+        try:
+            pid = int(json.loads(info)["child-pid"])
+            break
+        except (ValueError, KeyError, TypeError):
+            pass
+        if not select.select([info_read], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise forkserver.ForkServerError("bubblewrap did not say which process holds the sandbox")
+        chunk = os.read(info_read, 4096)
+        if not chunk:
+            raise forkserver.ForkServerError("bubblewrap ended before the sandbox was built")
+        info += chunk
+    while b"ready\n" not in said:
+        if not select.select([holder_stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise forkserver.ForkServerError("the sandbox's holder did not start")
+        chunk = os.read(holder_stdout.fileno(), 64)
+        if not chunk:
+            raise forkserver.ForkServerError("the sandbox's holder ended before the runner entered")
+        said += chunk
+    return pid
+
+
+def fork_server() -> forkserver.ForkServer:
+    """This process's fork server (started on first use, again if it died)."""
+    with _warm["lock"]:
+        server = _warm["server"]
+        if server is None or not server.alive():
+            modules = [name for name in WARM_IMPORTS if name not in STAGED]
+            server = _warm["server"] = forkserver.ForkServer(modules, _run_env(None))
+            atexit.register(server.close)
+        return server
+
+
+def warm_starts() -> str:
+    """"" once a warm run of the fork server has worked here (cached); else why not. A
+    machine where it does not (an old kernel, a sandbox that forbids joining namespaces)
+    starts every runner cold, as safely, only slower."""
+    with _warm["lock"]:
+        if _warm["works"] is not None:
+            return _warm["works"]
+        _warm["works"] = "probing"
+    why = "unknown"
+    try:
+        with tempfile.TemporaryDirectory(prefix="cs231n-probe-") as scratch:
+            workspace = Workspace.create(Path(scratch) / "work", 1 << 20)
+            try:
+                launcher = Launcher(True)
+                cgroup = make_cgroup(RunLimits().memory_bytes, RunLimits().max_processes)
+                stage = tempfile.mkdtemp(prefix="cs231n-stage-") if privileged() else None
+                try:
+                    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+                        run = launcher._start_warm(["-c", "print('warm')"], workspace, RunLimits(wall_s=60), (),
+                                                   None, cgroup, stage, out, err, time.monotonic())
+                        code = None
+                        if run is not None:
+                            try:
+                                code = run.wait(60)
+                            finally:
+                                run.kill()
+                        out.seek(0)
+                        err.seek(0)
+                        said, errors = out.read(), err.read().decode(errors="replace")
+                    why = "" if run is not None and code == 0 and said == b"warm\n" else (errors.strip()[-300:] or
+                                                                                          f"exit code {code}")
+                finally:
+                    if cgroup is not None:
+                        cgroup.destroy()
+                    if stage:
+                        os.rmdir(stage)
+            finally:
+                workspace.close()
+    except Exception as exc:  # whatever it is, the cold start still works
+        why = f"{type(exc).__name__}: {exc}"
+    with _warm["lock"]:
+        _warm["works"] = why
+    if why:
+        print(f"launcher: check runners start cold (the fork server does not work here: {why})", file=sys.stderr)
+    return why
 
 
 def _rlimits(limits, cgroup, own_uid):
@@ -205,8 +380,9 @@ def require_sandbox() -> str:
 
 
 def _watch(proc, workspace, limits, start):
-    """Wait for ``proc`` while watching the clock (and, for a folder without a
-    filesystem of its own, its growth). Returns (returncode, timed out, disk limit hit)."""
+    """Wait for ``proc`` (a _ColdRun or _WarmRun) while watching the clock (and, for a
+    folder without a filesystem of its own, its growth). Returns (returncode, timed out,
+    disk limit hit)."""
     polled = not workspace.mounted
     baseline = (work_folder_bytes(workspace.path, MAX_WORK_ENTRIES) or 0) if polled else 0
     deadline = start + limits.wall_s
@@ -217,12 +393,12 @@ def _watch(proc, workspace, limits, start):
             pass
         timed_out = time.monotonic() >= deadline
         if timed_out:
-            _killpg(proc.pid)
+            proc.kill()
             return proc.wait(), True, False
         if polled:
             used = work_folder_bytes(workspace.path, MAX_WORK_ENTRIES)
             if used is None or used - baseline > limits.max_disk_bytes:
-                _killpg(proc.pid)
+                proc.kill()
                 return proc.wait(), False, True
 
 

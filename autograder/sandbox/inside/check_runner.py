@@ -19,7 +19,6 @@ touch its files. The parent makes itself non-dumpable, so student code (same
 uid) cannot ptrace it or open its /proc files, and it never follows a link or
 opens a FIFO that student code left where its own files go.
 """
-import importlib
 import json
 import os
 import shutil
@@ -38,21 +37,7 @@ from autograder.sandbox.inside.seal import seal_line  # noqa: E402
 from autograder.reference import current_modules  # noqa: E402
 from autograder.sandbox.inside.sweep import harden_runner, kill_strays  # noqa: E402
 from autograder.sandbox.inside.sweep import own_pid_namespace as in_own_pid_namespace  # noqa: E402
-
-# Third-party modules the student's files import, imported once here so that the
-# forked children do not each pay for them (torchvision alone takes about a second).
-# ``cs231n`` is the staged package's __init__, which always comes from the release
-# (it installs the torchvision import hook); no student file is imported here.
-WARM_IMPORTS = ("torch", "torch.optim", "torch.nn.functional", "cs231n", "torchvision",
-                "torchvision.transforms", "scipy.ndimage", "PIL.Image")
-
-
-def warm_imports():
-    for name in WARM_IMPORTS:
-        try:
-            importlib.import_module(name)
-        except Exception:  # a missing optional library is the student check's problem, not ours
-            pass
+from autograder.sandbox.inside.warm_imports import warm_imports  # noqa: E402
 
 
 def run_child(check, io_dir):
