@@ -73,8 +73,9 @@ PROFILER_CALLBACKS = ("profile", "profile-cycle")
 
 def warm_up() -> float:
     """Pay, once per process, what the first grading would otherwise pay: the
-    lazily imported notebook libraries (nbformat's schema, nbgrader's checksum)
-    and the reference's first run of every check (torch's first kernels, the
+    lazily imported notebook libraries (nbformat's schema, nbgrader's checksum),
+    the fork server the check runners start from (``sandbox/forkserver.py``) and
+    the reference's first run of every check (torch's first kernels, the
     check modules' caches), on the hidden inputs of ``WARM_UP_SEED``. Returns
     the seconds it took (about 6 s on one core; a later seed then costs about 2 s)."""
     import time
@@ -85,8 +86,10 @@ def warm_up() -> float:
     from autograder.assignment import load_assignment
     from autograder.checks import REGISTRY
     from autograder.checks.local import prepared
+    from autograder.sandbox.launcher import warm_starts
 
     start = time.monotonic()
+    warm_starts()
     for name in load_assignment().checks:
         prepared(REGISTRY[name], WARM_UP_SEED)
     return time.monotonic() - start
