@@ -237,9 +237,11 @@ def monitor(plan, out_fd, err_fd, reply_fd):
     _prctl(PR_SET_DUMPABLE, 0)
     _send(reply, {"started": True})
     runner = os.pidfd_open(pid)
-    while runner not in select.select([reply, runner], [], [])[0]:
-        if reply.recv(64) in (b"", b"kill\n", b"kill"):  # asked to, or the launcher is gone
-            signal.pidfd_send_signal(runner, signal.SIGKILL)
+    killed = False
+    while runner not in (readable := select.select([runner] if killed else [reply, runner], [], [])[0]):
+        if reply in readable and reply.recv(64) in (b"", b"kill\n", b"kill"):  # asked, or the launcher is gone
+            signal.pidfd_send_signal(runner, signal.SIGKILL)  # not reaped yet, so never another process
+            killed = True
     _, status = os.waitpid(pid, 0)
     _send(reply, {"status": os.waitstatus_to_exitcode(status)})
     os._exit(0)
