@@ -108,6 +108,11 @@ def kill_strays(whole_namespace, rounds=500):
     Returns True when none is left, False when some survived every round.
     """
     for _ in range(rounds):
+        if whole_namespace:  # one call ends every process of the namespace but pid 1 and this one
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         reap()
         pids = stray_pids(whole_namespace)
         if not pids:
