@@ -61,6 +61,15 @@ def test_a_warm_runner_has_torch_imported_and_nothing_of_the_grader(workspace, m
     assert got["pid"] == 1 and got["argv"] == ["-c"]
 
 
+def test_no_descriptor_of_the_server_passes_the_runs_lower_open_file_limit(workspace):
+    """The monitor lowers RLIMIT_NOFILE after the server opened its descriptors (torch's
+    among them), so closing those below the new limit is not enough."""
+    out = Launcher(True).run_command([PY, "-I", "-c", INHERITED], workspace,
+                                     RunLimits(wall_s=30, max_open_files=8), warm=True)
+    assert out.returncode == 0 and out.enforced["warm"], out.stderr
+    assert json.loads(out.stdout)["fds"] == [0, 1, 2, 3]
+
+
 def test_a_failing_fork_server_means_a_cold_start_not_a_failed_run(workspace, monkeypatch):
     def refuse(self, plan, stdout, stderr):
         raise forkserver.ForkServerError("refused for the test")

@@ -298,7 +298,10 @@ def become_runner(plan, innermost_user, out_fd, err_fd):
         null = os.open("/dev/null", os.O_RDONLY)
         for fd, target in ((null, 0), (out_fd, 1), (err_fd, 2)):
             os.dup2(fd, target)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
+        # Not just below RLIMIT_NOFILE: the monitor lowered it after the server had opened
+        # descriptors, which may lie above the new limit. 1 << 20 is Linux's fs.nr_open
+        # default; close_range(2) makes the call cheap.
+        os.closerange(3, 1 << 20)
     except BaseException as exc:
         os.write(err_fd, f"forkserver: could not enter the sandbox: {exc}\n".encode())
         os._exit(125)
