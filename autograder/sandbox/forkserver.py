@@ -34,7 +34,7 @@ and the sandbox's environment that imported the modules the launcher named,
 none of the grader's (no autograder, no cs231n), no descriptor but those above.
 
 Run as ``python -I forkserver.py CONTROL_FD MODULE...``; standard library only
-(and ``enter.py``, beside it).
+(and ``enter.py`` beside it, ``inside/warm_imports.py`` below it).
 """
 import ctypes
 import fcntl
@@ -49,11 +49,15 @@ import threading
 
 if __package__:  # imported by the launcher
     from autograder.sandbox import enter
-else:  # the server, run as a script: it imports nothing of the grader's package
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from autograder.sandbox.inside import warm_imports
+else:  # the server, run as a script: it imports nothing of the grader's package, only these two files
+    HERE = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:0] = [HERE, os.path.join(HERE, "inside")]
     import enter
+    import warm_imports
 
-    del sys.path[0]
+    del sys.path[:2]
+SERVER_MODULES = ("enter", "warm_imports")  # the server's own helpers, not the runner's
 BASE_PATH = list(sys.path)  # what ``python -I`` starts with here, as in every run
 
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
@@ -192,13 +196,7 @@ def python_args(command, interpreter=sys.executable):
 
 def serve(control_fd: int, modules) -> None:
     """Import ``modules``, then fork a monitor per request until the control socket closes."""
-    import importlib
-
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception:  # the runner imports it again and meets the error itself
-            pass
+    warm_imports.warm_imports(modules)  # one that fails: the runner imports it again and meets the error
     control = socket.socket(fileno=control_fd)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the monitors
     while True:
@@ -331,7 +329,8 @@ def run_python(args, env) -> int:
     os.environ.clear()
     os.environ.update(env)
     sys.path[:] = BASE_PATH
-    sys.modules.pop("enter", None)  # the server's own helper, not the runner's
+    for name in SERVER_MODULES:
+        sys.modules.pop(name, None)
     importlib.invalidate_caches()
     tempfile.tempdir = None
     random.seed()
@@ -345,10 +344,12 @@ def run_python(args, env) -> int:
             exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
         else:
             runpy.run_path(args[0], run_name="__main__")
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if not isinstance(exc.code, int) and exc.code is not None:
+    except SystemExit as exc:  # as the interpreter exits: None is 0, a number itself, anything else printed, 1
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
             print(exc.code, file=sys.stderr)
+            code = 1
     except BaseException:
         traceback.print_exc()
         code = 1

@@ -109,8 +109,13 @@ class Launcher:
 
         ``warm``: if ``command`` is this interpreter running Python (``-c`` or a script),
         fork it from the fork server into the same sandbox, where that works here."""
+        return self._run(command, workspace, limits, data, env, output_cap,
+                         try_warm=warm and self.sandboxed and warm_starts() == "")
+
+    def _run(self, command, workspace, limits, data, env, output_cap, try_warm):
+        """``run_command``, trying a warm start first if ``try_warm`` (and it is Python)."""
         cgroup = make_cgroup(limits.memory_bytes, limits.max_processes)
-        warm_args = forkserver.python_args(command) if warm and self.sandboxed else None
+        warm_args = forkserver.python_args(command) if try_warm else None
         enforced = {"sandbox": self.sandboxed, "wall_clock": True, "file_size": True,
                     "memory": "cgroup" if cgroup else "rlimit-as",
                     "processes": "cgroup" if cgroup else "rlimit-nproc",
@@ -122,7 +127,7 @@ class Launcher:
         try:
             with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
                 proc = None
-                if warm_args is not None and warm_starts() == "":
+                if warm_args is not None:
                     proc = self._start_warm(warm_args, workspace, limits, data, env, cgroup, stage, out, err, start)
                     enforced["warm"] = proc is not None
                 if proc is None:
@@ -305,36 +310,17 @@ def warm_starts() -> str:
         if _warm["works"] is not None:
             return _warm["works"]
         _warm["works"] = "probing"
-    why = "unknown"
+    code = "print('warm')"
     try:
         with tempfile.TemporaryDirectory(prefix="cs231n-probe-") as scratch:
             workspace = Workspace.create(Path(scratch) / "work", 1 << 20)
             try:
-                launcher = Launcher(True)
-                cgroup = make_cgroup(RunLimits().memory_bytes, RunLimits().max_processes)
-                stage = tempfile.mkdtemp(prefix="cs231n-stage-") if privileged() else None
-                try:
-                    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-                        run = launcher._start_warm(["-c", "print('warm')"], workspace, RunLimits(wall_s=60), (),
-                                                   None, cgroup, stage, out, err, time.monotonic())
-                        code = None
-                        if run is not None:
-                            try:
-                                code = run.wait(60)
-                            finally:
-                                run.kill()
-                        out.seek(0)
-                        err.seek(0)
-                        said, errors = out.read(), err.read().decode(errors="replace")
-                    why = "" if run is not None and code == 0 and said == b"warm\n" else (errors.strip()[-300:] or
-                                                                                          f"exit code {code}")
-                finally:
-                    if cgroup is not None:
-                        cgroup.destroy()
-                    if stage:
-                        os.rmdir(stage)
+                out = Launcher(True)._run([sys.executable, "-I", "-c", code], workspace, RunLimits(wall_s=60), (),
+                                          None, 1 << 20, try_warm=True)
             finally:
                 workspace.close()
+        worked = out.enforced.get("warm") and out.returncode == 0 and out.stdout == "warm\n"
+        why = "" if worked else (out.stderr.strip()[-300:] or f"exit code {out.returncode}")
     except Exception as exc:  # whatever it is, the cold start still works
         why = f"{type(exc).__name__}: {exc}"
     with _warm["lock"]:
