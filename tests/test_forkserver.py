@@ -39,7 +39,8 @@ def run_warm(code, workspace, limits=RunLimits(wall_s=30)):
 INHERITED = """
 import json, os, sys
 print(json.dumps({
-    "modules": sorted(m for m in sys.modules if m.split('.')[0] in ('autograder', 'cs231n', 'enter', 'forkserver', 'warm_imports')),
+    "modules": sorted(m for m in sys.modules
+                      if m.split('.')[0] in ('autograder', 'cs231n', 'enter', 'forkserver', 'warm_imports')),
     "torch": 'torch' in sys.modules,
     "fds": sorted(int(fd) for fd in os.listdir('/proc/self/fd')),
     "env": dict(os.environ),
