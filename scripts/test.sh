@@ -14,5 +14,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-
 # --dist loadfile: each test file runs on one worker, so a batch graded in a
 # module-scoped fixture (grader, hostile and fairness corpora, nbgrader) is
 # graded once, not once per worker. (xdist_group marks would be finer, but
-# pytest-xdist 3.8 does not apply them under pytest 9.)
-exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"
+# pytest-xdist 3.8 does not apply them under pytest 9.) --no-loadscope-reorder: files
+# go out in the order tests/conftest.py sorts them (slowest first), not by how many
+# tests each holds (xdist's default put the one-test fairness corpus last, alone).
+exec .venv/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder "$@"

@@ -4,9 +4,11 @@ import pytest
 import cs231n  # noqa: F401  (first, so that torchvision imports everywhere; see CONVENTIONS.md)
 
 # The slowest test files, slowest first (measured on 2 cores, 2026-12-04). Collected first, so
-# that under ``-n 2 --dist loadfile`` (scripts/test.sh) the long ones start at once
-# and the short ones fill in behind them: pytest-xdist hands out files in
-# collection order, and a long file started last would run alone at the end.
+# that under ``-n 2 --dist loadfile --no-loadscope-reorder`` (scripts/test.sh) the long
+# ones start at once and the short ones fill in behind them: pytest-xdist then hands out
+# files in collection order, and a long file started last would run alone at the end.
+# (Without that flag xdist orders files by their number of tests: the one-test
+# fairness corpus went last and ran alone for its last two minutes.)
 SLOWEST_FIRST = ("test_hostile_corpus.py", "test_fairness_corpus.py", "test_notebooks_headless.py",
                  "test_nbgrader.py", "test_fairness_checks.py", "test_grader.py", "test_cluster.py",
                  "test_environments.py", "test_gradescope.py", "test_nbgrader_autograde.py",
