@@ -128,7 +128,9 @@ def read_result(name: str, workspace: Workspace, inputs: dict, expected: dict, o
         return core.Result(name, 0.0, f"stopped while running: {reason}" if started else f"not run: {reason}")
     state, info = seal.get("state"), str(seal.get("info", ""))[:200]
     if state == "timeout":
-        return core.Result(name, 0.0, "stopped: your code ran past this check's time limit")
+        seconds = seal.get("seconds")
+        after = f" (ended after {seconds:.1f} s)" if isinstance(seconds, (int, float)) else ""
+        return core.Result(name, 0.0, f"stopped: your code ran past this check's time limit{after}")
     if state == "killed":
         why = "it ran out of memory" if outcome.memory_exceeded else info
         return core.Result(name, 0.0, f"stopped: the process was killed ({why})")
