@@ -34,7 +34,7 @@ and the sandbox's environment that imported the modules the launcher named,
 none of the grader's (no autograder, no cs231n), no descriptor but those above.
 
 Run as ``python -I forkserver.py CONTROL_FD MODULE...``; standard library only
-(and ``enter.py`` beside it, ``inside/warm_imports.py`` below it).
+(and ``enter.py`` beside it, ``inside/warm_imports.py`` and ``inside/fresh_start.py`` below it).
 """
 import ctypes
 import fcntl
@@ -49,15 +49,16 @@ import threading
 
 if __package__:  # imported by the launcher
     from autograder.sandbox import enter
-    from autograder.sandbox.inside import warm_imports
+    from autograder.sandbox.inside import fresh_start, warm_imports
 else:  # the server, run as a script: it imports nothing of the grader's package, only these two files
     HERE = os.path.dirname(os.path.abspath(__file__))
     sys.path[:0] = [HERE, os.path.join(HERE, "inside")]
     import enter
+    import fresh_start
     import warm_imports
 
     del sys.path[:2]
-SERVER_MODULES = ("enter", "warm_imports")  # the server's own helpers, not the runner's
+SERVER_MODULES = ("enter", "fresh_start", "warm_imports")  # the server's own helpers, not the runner's
 BASE_PATH = list(sys.path)  # what ``python -I`` starts with here, as in every run
 
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
@@ -320,45 +321,8 @@ def drop_capabilities():
 
 def run_python(args, env) -> int:
     """Run ``python -I args`` in this process (``-c CODE ...`` or ``SCRIPT ...``); its exit code."""
-    import importlib
-    import random
-    import runpy
-    import tempfile
-    import traceback
-
-    os.environ.clear()
-    os.environ.update(env)
-    sys.path[:] = BASE_PATH
-    for name in SERVER_MODULES:
-        sys.modules.pop(name, None)
-    importlib.invalidate_caches()
-    tempfile.tempdir = None
-    random.seed()
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    sys.argv = ["-c", *args[2:]] if args[0] == "-c" else list(args)
-    code = 0
-    try:
-        if args[0] == "-c":
-            exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
-        else:
-            runpy.run_path(args[0], run_name="__main__")
-    except SystemExit as exc:  # as the interpreter exits: None is 0, a number itself, anything else printed, 1
-        if exc.code is None or isinstance(exc.code, int):
-            code = exc.code or 0
-        else:
-            print(exc.code, file=sys.stderr)
-            code = 1
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    return code & 0xFF
+    fresh_start.reset(env, BASE_PATH, drop=SERVER_MODULES)
+    return fresh_start.run_main(args)
 
 
 def _setns(fd, kind):
