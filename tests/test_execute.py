@@ -31,15 +31,22 @@ def write_notebook(folder, name, *cells):
     return name
 
 
-def run(folder, *notebooks, use_sandbox=True, **limits):
+def run(folder, *notebooks, use_sandbox=True, fork_kernels=True, lane="lane", **limits):
     """Run ``notebooks`` (written in ``folder``) in a lane workspace of their own."""
     limits = dataclasses.replace(LIMITS, **limits)
-    with Workspace.create(folder / "lane", 256 << 20) as workspace:
+    with Workspace.create(folder / lane, 256 << 20) as workspace:
         for name in notebooks:
             shutil.copyfile(folder / name, workspace.path / name)
         workspace.hand_over()
         launcher = Launcher.decide(allow_unsandboxed=not use_sandbox) if use_sandbox else Launcher(False)
-        return {r.notebook: r for r in execute_notebooks(workspace, notebooks, limits, launcher, threads=3)}
+        return {r.notebook: r for r in execute_notebooks(workspace, notebooks, limits, launcher, threads=3,
+                                                         fork_kernels=fork_kernels)}
+
+
+def printed(result, cell=-1):
+    """The text a cell of an executed notebook printed."""
+    outputs = nbformat.reads(result.data.decode(), as_version=4).cells[cell].outputs
+    return "".join(o.get("text", "") for o in outputs)
 
 
 # --- lanes ------------------------------------------------------------------
@@ -195,3 +202,97 @@ def test_a_finished_notebook_does_not_wait_for_its_kernel_to_exit(tmp_path):
     assert result.wall_s < 3, result.wall_s
     executed = nbformat.reads(result.data.decode(), as_version=4)
     assert executed.cells[-1].outputs[0]["text"] == "done\n"  # every output kept
+
+
+# --- kernels forked from the runner (autograder/sandbox/inside/forked_kernels.py) -----
+
+KERNEL_PROBE = """
+import json, os, sys
+import matplotlib
+import numpy, torch
+facts = {"cwd": os.getcwd(), "path": sys.path, "argv": sys.argv[:2] + sys.argv[3:],
+         "env": {k: v for k, v in os.environ.items() if not k.startswith("JPY_")},
+         "own_session": os.getsid(0) == os.getpid(),
+         "main": sys.modules["__main__"].__name__, "bytecode": sys.dont_write_bytecode,
+         "backend": matplotlib.get_backend(), "torch_threads": torch.get_num_threads(),
+         "helper": os.path.realpath(__import__("helper").__file__),
+         "grader_modules": sorted(m for m in sys.modules if m.split(".")[0] == "autograder"),
+         "descriptors": sorted(int(fd) for fd in os.listdir("/proc/self/fd"))[:3]}
+draws = {"numpy": numpy.random.rand(), "torch": torch.rand(1).item()}
+print(json.dumps({"facts": facts, "draws": draws, "torch_was_imported": TORCH_BEFORE,
+                  "parent_is_pid_1": os.getppid() == 1}))
+"""
+
+
+def probe_kernels(folder, fork_kernels):
+    """Facts two kernels of one lane report about themselves, and their random draws."""
+    folder.mkdir()
+    (folder / "helper.py").write_text("X = 1\n")
+    names = [write_notebook(folder, f"probe{k}.ipynb", "import sys\nTORCH_BEFORE = 'torch' in sys.modules",
+                            "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()", KERNEL_PROBE)
+             for k in range(2)]
+    with Workspace.create(folder / "lane", 256 << 20) as workspace:
+        for name in [*names, "helper.py"]:
+            shutil.copyfile(folder / name, workspace.path / name)
+        workspace.hand_over()
+        runs = execute_notebooks(workspace, names, LIMITS, Launcher.decide(), threads=3, fork_kernels=fork_kernels)
+    assert all(r.ok for r in runs), [r.message for r in runs]
+    for r in runs:  # the figure became an image output, as the feedback page shows it
+        assert "image/png" in json.dumps(nbformat.reads(r.data.decode(), as_version=4).cells[-2].outputs)
+    return [json.loads(printed(r)) for r in runs]
+
+
+@needs_bwrap
+def test_a_forked_kernel_is_warm_and_otherwise_what_a_started_kernel_is(tmp_path):
+    """Same folder, sys.path (the notebook's folder importable first after the standard
+    library), argv, environment, session, backend (figures inline), thread count and descriptors 0-2 as a
+    kernel the client starts; none of the grader's modules; torch already imported (the
+    runner was forked warm); and, as started kernels, new random seeds in every kernel."""
+    forked, started = probe_kernels(tmp_path / "forked", True), probe_kernels(tmp_path / "started", False)
+    for one in forked + started:
+        assert one["facts"] == started[0]["facts"]
+    assert started[0]["facts"]["helper"].endswith("/helper.py")
+    assert forked[0]["parent_is_pid_1"] and forked[1]["parent_is_pid_1"]  # the runner: no notebook can end it
+    assert started[0]["facts"]["grader_modules"] == [] and started[0]["facts"]["own_session"]
+    assert [one["torch_was_imported"] for one in forked + started] == [True, True, False, False]
+    for source in ("numpy", "torch"):
+        assert forked[0]["draws"][source] != forked[1]["draws"][source], source
+
+
+ENDS_ITS_CLIENT = "import os, signal\nos.kill(-1, signal.SIGKILL)  # every process it may signal but pid 1"
+
+
+@needs_bwrap
+def test_a_notebook_that_ends_the_process_running_it_costs_only_that_notebook(tmp_path):
+    killer = write_notebook(tmp_path, "killer.ipynb", ENDS_ITS_CLIENT, "print('not reached')")
+    after = write_notebook(tmp_path, "after.ipynb", "print('fine')")
+    results = run(tmp_path, killer, after)
+    assert not results[killer].ok
+    assert results[killer].message == "stopped: the notebook's code ended the process that ran it"
+    assert results[after].ok and printed(results[after]) == "fine\n"
+
+
+def test_a_kernel_the_template_cannot_fork_is_started_by_the_client(tmp_path):
+    """No template, one that answers with an error, one that has gone: the client starts
+    the kernel itself (request_kernel gives None); a command that is not ipykernel's is
+    never sent."""
+    import socket
+    import sys
+
+    from autograder.sandbox.inside import forked_kernels
+
+    command = [sys.executable, "-m", "ipykernel_launcher", "-f", str(tmp_path / "kernel.json")]
+    forked_kernels.use_template(None)
+    assert forked_kernels.request_kernel(command, {}, tmp_path) is None
+    ours, template = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    forked_kernels.use_template(ours)
+    assert forked_kernels.request_kernel(["/bin/other-kernel", "-f", "x"], {}, tmp_path) is None
+    template.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        template.recv(1)  # nothing was sent for it
+    template.send(b'{"error": "fork: Resource temporarily unavailable"}')
+    assert forked_kernels.request_kernel(command, {}, tmp_path) is None
+    assert json.loads(template.recv(1 << 16))["argv"] == command
+    template.close()
+    assert forked_kernels.request_kernel(command, {}, tmp_path) is None
+    forked_kernels.use_template(None)

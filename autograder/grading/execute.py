@@ -46,12 +46,12 @@ class NotebookRun:
     executed: Path = None
 
 
-def lane_plan(notebooks, limits, parameters: dict, use_sandbox: bool) -> dict:
+def lane_plan(notebooks, limits, parameters: dict, use_sandbox: bool, fork_kernels: bool = True) -> dict:
     """What the runner needs, passed on its command line (no file to tamper with)."""
     return {"notebooks": list(notebooks), "parameters": dict(parameters),
             "cell_wall_s": limits.cell_wall_s, "notebook_wall_s": limits.notebook_wall_s,
             "max_output_bytes": limits.max_output_mb << 20, "executed_dir": EXECUTED_DIR,
-            "own_pid_namespace": bool(use_sandbox)}
+            "own_pid_namespace": bool(use_sandbox), "fork_kernels": bool(fork_kernels)}
 
 
 def read_seals(stdout: str) -> dict:
@@ -112,11 +112,12 @@ def _runner_failure(workspace: Workspace, outcome: Outcome) -> str:
 
 
 def execute_notebooks(workspace: Workspace, notebooks, limits, launcher: Launcher, data=(),
-                      parameters=FAST_PARAMETERS, threads: int = 1) -> list[NotebookRun]:
+                      parameters=FAST_PARAMETERS, threads: int = 1, fork_kernels: bool = True) -> list[NotebookRun]:
     """Run ``notebooks`` (names in the workspace) one after another in the sandbox.
 
     ``limits``: an ``autograder.assignment.Limits``; ``data``: (source, relative
-    target) read-only binds; ``threads``: math threads the notebooks may use.
+    target) read-only binds; ``threads``: math threads the notebooks may use;
+    ``fork_kernels``: fork each kernel from the runner (warm), rather than start it.
     Returns a NotebookRun per notebook, in the order given.
     """
     env = {"JUPYTER_PLATFORM_DIRS": "1", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
@@ -125,7 +126,7 @@ def execute_notebooks(workspace: Workspace, notebooks, limits, launcher: Launche
     max_bytes = (limits.max_output_mb + NOTEBOOK_SOURCE_MB) << 20
     runs, remaining = {}, list(notebooks)
     while remaining:
-        plan = lane_plan(remaining, limits, parameters, launcher.sandboxed)
+        plan = lane_plan(remaining, limits, parameters, launcher.sandboxed, fork_kernels)
         lane_limits = RunLimits.from_assignment(limits, wall_s=len(remaining) * limits.notebook_wall_s + LANE_SLACK_S)
         outcome = launcher.run("notebook_runner", [json.dumps(plan)], workspace, lane_limits, data, env)
         seals = read_seals(outcome.stdout)

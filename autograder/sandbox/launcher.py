@@ -36,7 +36,7 @@ from pathlib import Path
 
 from autograder.sandbox import forkserver, mounts
 from autograder.sandbox.cgroup import make_cgroup
-from autograder.sandbox.inside.warm_imports import STAGED, WARM_IMPORTS
+from autograder.sandbox.inside.warm_imports import NOTEBOOK_IMPORTS, STAGED, WARM_IMPORTS
 from autograder.sandbox.limits import Outcome, RunLimits
 from autograder.sandbox.workspace import Workspace, privileged
 
@@ -50,7 +50,7 @@ BASE_ENV = {
     "PYTHONUNBUFFERED": "1",
     "OMP_NUM_THREADS": "1",
 }
-WARM_RUNNERS = ("check_runner",)  # started from the fork server (forkserver.py) when it works here
+WARM_RUNNERS = ("check_runner", "notebook_runner")  # started from the fork server (forkserver.py) where it works
 HOLDER = ["/bin/sh", "-c", "echo ready; exec sleep infinity"]  # a warm run's sandbox, until the runner enters
 DISK_POLL_S = 0.5
 MAX_WORK_ENTRIES = 100_000  # files and folders in an unmounted work folder, counted by the disk watch
@@ -296,7 +296,7 @@ def fork_server() -> forkserver.ForkServer:
     with _warm["lock"]:
         server = _warm["server"]
         if server is None or not server.alive():
-            modules = [name for name in WARM_IMPORTS if name not in STAGED]
+            modules = [name for name in WARM_IMPORTS + NOTEBOOK_IMPORTS if name not in STAGED]
             server = _warm["server"] = forkserver.ForkServer(modules, _run_env(None))
             atexit.register(server.close)
         return server

@@ -4,8 +4,10 @@ Usage (isolated interpreter, cwd = the staged submission):
     python -I .grader/autograder/sandbox/inside/notebook_runner.py '<plan as JSON>'
 
 The plan (``execute.lane_plan``) lists notebooks to run one after another with
-papermill, in this one process, so papermill is imported once per lane rather
-than once per notebook. For each notebook:
+papermill. This process imports papermill once per lane and stays a clean
+template: for each notebook it forks a client that runs papermill, and forks
+the client's kernel, so a kernel starts with what this process imported (torch,
+when it was started warm: ``inside/forked_kernels.py``). For each notebook:
 
 - the runner reports ``started`` and then how it went, with the sha256 of the
   executed notebook, as one line each on its own stdout, which it keeps on a
@@ -17,7 +19,9 @@ than once per notebook. For each notebook:
 - outputs beyond ``max_output_bytes`` are dropped, with a note in the notebook,
   so a cell printing hundreds of megabytes costs neither memory nor disk;
 - afterwards every process the notebook left behind (a daemon, a fork bomb's
-  remains) is killed (``autograder/sandbox/inside/sweep.py``), so the next notebook starts clean.
+  remains, the client) is killed (``autograder/sandbox/inside/sweep.py``), so
+  the next notebook starts clean;
+- should the notebook's code end its client, only that notebook fails, with a reason.
 
 Only the standard library, nbclient, papermill and the grader's own sweep
 module are imported here, never student code. The trusted side never believes
@@ -25,12 +29,14 @@ these files for points: they only describe the run in the report.
 """
 import json
 import os
+import socket
 import sys
 import threading
 import time
 from pathlib import Path
 
 LOG_DIR = Path(".grader") / "notebooks"
+CLIENT_SLACK_S = 30  # past the notebook's own limit, the client is given up for lost
 DROPPED_NOTE = "\n[output dropped: this notebook printed more than the grader keeps ({mb:g} MB)]\n"
 
 
@@ -72,6 +78,8 @@ def register_capped_engine(max_output_bytes):
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.log import logger
 
+    from autograder.sandbox.inside.forked_kernels import kernel_manager_class
+
     class CappedOutputClient(PapermillNotebookClient):
         kept_bytes = 0
         dropped = False
@@ -99,7 +107,8 @@ def register_capped_engine(max_output_bytes):
             # seven did not (3.4 s lost each time, then killed all the same).
             return CappedOutputClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
                                       kernel_name=kernel_name, log=logger, log_output=False,
-                                      shutdown_kernel="immediate", **kwargs).execute()
+                                      shutdown_kernel="immediate", kernel_manager_class=kernel_manager_class(),
+                                      **kwargs).execute()
 
     papermill_engines.register("capped", CappedEngine)
     return "capped"
@@ -149,12 +158,14 @@ def run_notebook(notebook, plan, engine, whole_namespace):
     """Execute one notebook into ``executed/``; return its status dict."""
     import papermill
 
+    from autograder.sandbox.inside.forked_kernels import kill_forked_kernel
     from autograder.sandbox.inside.sweep import kill_strays
 
     fired = threading.Event()
 
     def watchdog():
         fired.set()
+        kill_forked_kernel()  # the template's child, not ours
         kill_strays(whole_namespace)
 
     timer = threading.Timer(plan["notebook_wall_s"], watchdog)
@@ -176,24 +187,58 @@ def run_notebook(notebook, plan, engine, whole_namespace):
             "wall_s": round(time.monotonic() - start, 3)}
 
 
-def main(plan):
+def run_in_client(notebook, plan, engine, whole_namespace, channel, base_path):
+    """Fork the client that runs ``notebook``, fork the kernels it asks for (unless the
+    plan says not to: the client then starts them); its status."""
+    from autograder.sandbox.inside import forked_kernels
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    start = time.monotonic()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            ours.close()
+            os.close(channel)
+            forked_kernels.use_template(theirs, fork=plan.get("fork_kernels", True))
+            forked_kernels.send_result(run_notebook(notebook, plan, engine, whole_namespace))
+            code = 0
+        finally:
+            os._exit(code)
+    theirs.close()
+    status = forked_kernels.serve_kernels(ours, base_path, plan["notebook_wall_s"] + CLIENT_SLACK_S)
+    ours.close()
+    if not isinstance(status, dict):
+        status = {"state": "done", "ok": False, "limits_hit": [],
+                  "message": "stopped: the notebook's code ended the process that ran it",
+                  "wall_s": round(time.monotonic() - start, 3)}
+    return status
+
+
+def main(plan, base_path):
+    """Run the plan's notebooks; ``base_path``: ``sys.path`` as the interpreter started."""
     from autograder.sandbox.inside.seal import file_digest
     from autograder.sandbox.inside.sweep import harden_runner, kill_strays, own_pid_namespace
+    from autograder.sandbox.inside.warm_imports import NOTEBOOK_IMPORTS, RUN_ENVIRONMENT_IMPORTS, warm_imports
 
     harden_runner()
     channel = private_report_channel()
     Path(plan["executed_dir"]).mkdir(exist_ok=True)
     # ending every visible process is only safe in the sandbox's own pid namespace
     whole_namespace = plan["own_pid_namespace"] and own_pid_namespace()
+    warm_imports(NOTEBOOK_IMPORTS + RUN_ENVIRONMENT_IMPORTS)  # once here (or in the fork server), not per kernel
     engine = register_capped_engine(plan["max_output_bytes"])
     for notebook in plan["notebooks"]:
         report(channel, notebook, {"state": "started"})
-        status = run_notebook(notebook, plan, engine, whole_namespace)
+        status = run_in_client(notebook, plan, engine, whole_namespace, channel, base_path)
         kill_strays(whole_namespace)  # before the seal: nothing of the notebook runs any more
         status["sha256"] = file_digest(Path(plan["executed_dir"]) / notebook)  # None if not a plain file
         report(channel, notebook, status)
 
 
 if __name__ == "__main__":
+    interpreter_path = list(sys.path)
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the folder holding ``autograder``
-    main(json.loads(sys.argv[1]))
+    main(json.loads(sys.argv[1]), interpreter_path)

@@ -1,9 +1,11 @@
-"""The third-party modules a check runner imports before any student code.
+"""The third-party modules the runners import before any student code.
 
-Imported once per runner, not once per check: the runner forks a child per
-check. With the fork server (``autograder/sandbox/forkserver.py``) they are
-imported once per grader process: the server imports them, and every check
-runner is forked from it already warm. Standard library only.
+A check runner imports them once, not once per check: it forks a child per
+check. The notebook runner forks each notebook's kernel (inside/forked_kernels.py),
+so a kernel starts with them. With the fork server
+(``autograder/sandbox/forkserver.py``) they are imported once per grader
+process: the server imports them, and every runner is forked from it already
+warm. Standard library only.
 """
 import importlib
 
@@ -13,6 +15,12 @@ import importlib
 WARM_IMPORTS = ("torch", "torch.optim", "torch.nn.functional", "cs231n", "torchvision",
                 "torchvision.transforms", "scipy.ndimage", "PIL.Image")
 STAGED = ("cs231n",)
+# The notebook runner's own (papermill) and what each kernel it forks needs first (ipykernel):
+# inside/forked_kernels.py.
+NOTEBOOK_IMPORTS = ("papermill", "ipykernel.kernelapp")
+# Imported by the notebook runner only, never the fork server: matplotlib reads the run's
+# environment when imported (HOME for its configuration and font cache, MPLBACKEND).
+RUN_ENVIRONMENT_IMPORTS = ("matplotlib.pyplot",)
 
 
 def warm_imports(names=WARM_IMPORTS) -> None:
