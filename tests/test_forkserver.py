@@ -40,7 +40,8 @@ INHERITED = """
 import json, os, sys
 print(json.dumps({
     "modules": sorted(m for m in sys.modules
-                      if m.split('.')[0] in ('autograder', 'cs231n', 'enter', 'forkserver', 'fresh_start', 'warm_imports')),
+                      if m.split('.')[0] in ('autograder', 'cs231n', 'enter', 'forkserver', 'fresh_start',
+                                             'warm_imports')),
     "torch": 'torch' in sys.modules,
     "fds": sorted(int(fd) for fd in os.listdir('/proc/self/fd')),
     "env": dict(os.environ),
