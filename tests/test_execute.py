@@ -83,6 +83,8 @@ def test_errors_and_cell_timeouts_are_reported_and_the_next_notebook_still_runs(
     assert not results[broken].ok and "the cell In [3] raised ValueError: bad shape (3, 4)" in results[broken].message
     assert not results[slow].ok and "per-cell time limit (4 s)" in results[slow].message
     assert results[slow].wall_s < 30
+    cells = nbformat.reads(results[broken].data.decode(), as_version=4).cells
+    assert "bad shape (3, 4)" in json.dumps(cells[-1].outputs)  # the error is in the executed copy
     assert results[after].ok
 
 
@@ -94,6 +96,9 @@ def test_the_notebook_wall_clock_stops_many_short_cells(tmp_path):
     assert not results[name].ok and "notebook ran past its time limit (8 s)" in results[name].message
     assert results[name].wall_s < 20
     assert results[after].ok
+    # the executed copy is written once, when the run ends, and keeps the cells that ran
+    ran = [c for c in nbformat.reads(results[name].data.decode(), as_version=4).cells if c.execution_count]
+    assert 3 <= len(ran) < 13, len(ran)
 
 
 DAEMON = """

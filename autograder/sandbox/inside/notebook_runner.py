@@ -37,6 +37,7 @@ from pathlib import Path
 
 LOG_DIR = Path(".grader") / "notebooks"
 CLIENT_SLACK_S = 30  # past the notebook's own limit, the client is given up for lost
+SAVE_EVERY_S = 5.0  # the executed notebook on disk while cells run: at most this old
 DROPPED_NOTE = "\n[output dropped: this notebook printed more than the grader keeps ({mb:g} MB)]\n"
 
 
@@ -68,6 +69,21 @@ def _message_size(msg):
     if "text" in content:
         return len(content["text"])
     return len(json.dumps(content.get("data", content), default=str))
+
+
+def _at_most_every(seconds, save):
+    """``save``, skipped when the last one was under ``seconds`` ago. papermill saves the
+    executed notebook after every cell (each a validated write of the whole notebook:
+    1.6 CPU-s of a complete submission's notebooks); the copy on disk only matters when a
+    run ends without its final save (its client killed)."""
+    last = [float("-inf")]
+
+    def throttled(**kwargs):
+        if time.monotonic() - last[0] >= seconds:
+            save(**kwargs)
+            last[0] = time.monotonic()
+
+    return throttled
 
 
 def register_capped_engine(max_output_bytes):
@@ -102,13 +118,18 @@ def register_capped_engine(max_output_bytes):
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
             for unused in ("input_path", "timeout", "startup_timeout"):
                 kwargs.pop(unused, None)
-            # "immediate": the kernel is killed once the last cell is done. A graceful
-            # shutdown waits for ipykernel to exit on its own, and about one kernel in
-            # seven did not (3.4 s lost each time, then killed all the same).
-            return CappedOutputClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
-                                      kernel_name=kernel_name, log=logger, log_output=False,
-                                      shutdown_kernel="immediate", kernel_manager_class=kernel_manager_class(),
-                                      **kwargs).execute()
+            save = nb_man.save
+            nb_man.save = _at_most_every(SAVE_EVERY_S, save)
+            try:
+                # "immediate": the kernel is killed once the last cell is done. A graceful
+                # shutdown waits for ipykernel to exit on its own, and about one kernel in
+                # seven did not (3.4 s lost each time, then killed all the same).
+                return CappedOutputClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
+                                          kernel_name=kernel_name, log=logger, log_output=False,
+                                          shutdown_kernel="immediate", kernel_manager_class=kernel_manager_class(),
+                                          **kwargs).execute()
+            finally:
+                nb_man.save = save  # the engine's last save, however the run ended, is a real one
 
     papermill_engines.register("capped", CappedEngine)
     return "capped"
