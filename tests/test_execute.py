@@ -277,11 +277,14 @@ def test_a_notebook_that_ends_the_process_running_it_costs_only_that_notebook(tm
     assert results[after].ok and printed(results[after]) == "fine\n"
 
 
-def test_a_kernel_the_template_cannot_fork_is_started_by_the_client(tmp_path):
-    """No template, one that answers with an error, one that has gone: the client starts
+def test_a_kernel_the_template_cannot_fork_is_started_by_the_client(tmp_path, monkeypatch):
+    """No template, one that answers with an error, one that has gone, a plan that says
+    not to, a kernel this machine cannot follow (no pidfd: it is ended): the client starts
     the kernel itself (request_kernel gives None); a command that is not ipykernel's is
     never sent."""
+    import os
     import socket
+    import subprocess
     import sys
 
     from autograder.sandbox.inside import forked_kernels
@@ -300,4 +303,23 @@ def test_a_kernel_the_template_cannot_fork_is_started_by_the_client(tmp_path):
     assert json.loads(template.recv(1 << 16))["argv"] == command
     template.close()
     assert forked_kernels.request_kernel(command, {}, tmp_path) is None
+
+    ours, template = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    forked_kernels.use_template(ours, fork=False)
+    assert forked_kernels.request_kernel(command, {}, tmp_path) is None
+    forked_kernels.use_template(ours)
+    stand_in = subprocess.Popen(["sleep", "60"])  # the kernel the template forked
+    template.send(json.dumps({"pid": stand_in.pid}).encode())
+
+    def no_pidfd(pid):
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    assert forked_kernels.request_kernel(command, {}, tmp_path) is None
+    assert stand_in.wait(timeout=10) == -9
+    template.setblocking(False)
+    assert json.loads(template.recv(1 << 16))["argv"] == command  # asked once
+    assert forked_kernels.request_kernel(command, {}, tmp_path) is None  # and never again
+    with pytest.raises(BlockingIOError):
+        template.recv(1)
     forked_kernels.use_template(None)

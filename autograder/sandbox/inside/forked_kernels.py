@@ -200,7 +200,15 @@ def request_kernel(argv, env, cwd):
         return None
     if not isinstance(reply.get("pid"), int):
         return None
-    _template["kernel"] = ForkedKernel(reply["pid"])
+    try:
+        _template["kernel"] = ForkedKernel(reply["pid"])
+    except OSError:  # no pidfd on this machine (Linux before 5.3): start kernels here
+        _template["fork"] = False
+        try:
+            os.kill(reply["pid"], signal.SIGKILL)
+        except OSError:
+            pass
+        return None
     return _template["kernel"]
 
 
