@@ -282,6 +282,32 @@ def test_a_fault_while_grading_or_reporting_is_that_submissions_grader_error(tmp
     assert "Grader errors (2)" in (tmp_path / "out" / "summary.html").read_text()
 
 
+@sandboxed
+def test_a_score_that_fails_on_the_trusted_side_is_a_grader_error_not_the_students(tmp_path, monkeypatch):
+    """The student's outputs met the schema and the grader's own scoring raised: the
+    submission becomes a grader error (the instructor sees it in the gradebook and the
+    summary, and a rerun grades it again), never "your code raised"."""
+    from autograder.checks import REGISTRY
+
+    def score(got, expected, inputs):
+        raise ZeroDivisionError("a corner the score did not foresee")
+
+    monkeypatch.setattr(REGISTRY[CHECK], "score", score)
+    zip_of(tmp_path / "reference.zip", reference_files(FULL))
+    grading = grade_batch([tmp_path / "reference.zip"], tmp_path / "out", workers=1, options=OPTIONS,
+                          progress=False, assignment=TIGHT)["reference"]
+    assert grading["score"] == 0 and "internal error" in grading["output"]
+    assert "your code raised" not in json.dumps(grading)
+    saved = json.loads((tmp_path / "out" / "reference" / "grading.json").read_text())
+    assert "ZeroDivisionError: a corner the score did not foresee" in saved["grader_error"]
+    row = next(csv.DictReader(open(tmp_path / "out" / "gradebook.csv")))
+    assert row["grader_error"] == f"the grader failed while scoring {CHECK}"
+    monkeypatch.undo()  # the grader fixed: the next run grades it again rather than resuming the error
+    again = grade_batch([tmp_path / "reference.zip"], tmp_path / "out", workers=1, options=OPTIONS,
+                        progress=False, assignment=TIGHT)["reference"]
+    assert again["score"] == TIGHT.auto_points()
+
+
 # --- without the sandbox: the pieces
 
 @pytest.mark.parametrize("cells", [

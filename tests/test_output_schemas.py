@@ -158,12 +158,13 @@ def test_a_slow_score_is_stopped_at_the_budget():
         release.set()
 
 
-def test_a_score_that_raises_is_an_error_result_not_a_crash():
+def test_a_score_that_raises_is_the_graders_fault_not_a_crash():
     def broken():
         raise ValueError("malformed")
 
     result = core.score_within(Toy(score=broken), toy_outputs(), {}, INPUTS, budget_s=5)
-    assert result.fraction == 0 and "ValueError: malformed" in result.message
+    assert result.fraction == 0 and result.grader_fault and "ValueError: malformed" in result.error
+    assert result.message == "not graded: the grader failed while scoring your outputs (ValueError: malformed)"
 
 
 def test_score_within_works_from_many_threads_at_once():

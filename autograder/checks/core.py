@@ -69,6 +69,7 @@ class Result:
     message: str  # what was measured: the numbers, or the error
     parts: list = dataclasses.field(default_factory=list)
     error: str = ""
+    grader_fault: bool = False  # the trusted side failed (``score_within``): never the student's doing
     hint: str = ""  # the known mistake the outputs match (diagnosis.explain)
     fix_first: list = dataclasses.field(default_factory=list)  # failed narrower checks (diagnosis.fix_first)
 
@@ -411,8 +412,9 @@ def score_within(check, got, expected, inputs, budget_s):
     ``check.score`` in a worker thread given ``budget_s`` seconds of wall time.
 
     Never raises: outputs that break the schema, a score that raises on
-    malformed outputs, and a score that outlasts its budget all give a
-    zero-scored Result saying why (a late worker is left to finish on its own;
+    outputs the schema let through, and a score that outlasts its budget all give a
+    zero-scored Result saying why; a score that raises is the grader's fault
+    (``grader_fault``), never reported as the student's code raising (a late worker is left to finish on its own;
     it holds no lock and writes nothing shared). Safe to call from any thread.
     Callers add a known mistake's hint afterwards (``diagnosis.explain``).
     """
@@ -425,7 +427,7 @@ def score_within(check, got, expected, inputs, budget_s):
     def work():
         try:
             box["parts"] = check.score(got, expected, inputs)
-        except Exception as exc:  # malformed outputs the score did not foresee
+        except Exception as exc:  # outputs within the schema that the score did not foresee: our bug
             box["error"] = describe_exception(exc)
 
     worker = threading.Thread(target=work, name=f"score-{check.name}", daemon=True)
@@ -434,5 +436,7 @@ def score_within(check, got, expected, inputs, budget_s):
     if worker.is_alive():
         return Result(check.name, 0.0, f"not graded: scoring your outputs took longer than {budget_s:g} s")
     if "error" in box:
-        return error_result(check.name, box["error"])
+        last = box["error"].strip().splitlines()[-1]
+        return Result(check.name, 0.0, f"not graded: the grader failed while scoring your outputs ({last})",
+                      error=box["error"], grader_fault=True)
     return score_parts(check.name, box["parts"])

@@ -89,7 +89,8 @@ def resumed(path, out_dir, key: str) -> Grading | None:
 
     The same way: the same fingerprint of the submission and the same ``key``
     (``kit.grading_key``: kit version, assignment, seed, notebooks, sandbox). So a
-    fixed check, a new seed or notebooks run this time grade it again.
+    fixed check, a new seed or notebooks run this time grade it again, and so does
+    every grader error: it is never a final grade.
     """
     if not (out_dir / "results.json").is_file():
         return None
@@ -98,7 +99,7 @@ def resumed(path, out_dir, key: str) -> Grading | None:
     except (OSError, ValueError):
         return None
     same = grading.fingerprint and grading.fingerprint == fingerprint(path) and grading.grading_key == key
-    return grading if same else None
+    return grading if same and not grading.grader_error else None
 
 
 def crashed(path, out_dir, assignment, error: str) -> Grading:

@@ -145,6 +145,9 @@ def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
                 if checked is not None:
                     results, outcome = checked
                 runs.update({run.notebook: run for run in lane_runs})
+    faults = [r for r in results if r.grader_fault]
+    if faults:  # the whole submission becomes a grader error: the instructor sees it and regrades
+        raise GraderFault("".join(f"{r.error.rstrip()}\nthe grader failed while scoring {r.name}\n" for r in faults))
     grading.results = diagnosis.fix_first({r.name: r for r in results}, assignment.checks)
     grading.notebook_runs = [runs[p.notebook] for p in assignment.parts.values() if p.notebook in runs]
     if outcome is not None and outcome.limit_messages:
@@ -156,6 +159,10 @@ def _grade_steps(submission, grading, scratch, out_dir, assignment, options):
             run.executed = executed_out / run.notebook
             run.executed.write_bytes(without_work_paths(run.data, [scratch]))
             run.data = None
+
+
+class GraderFault(RuntimeError):
+    """The grader's trusted side failed on this submission (its traceback is the message)."""
 
 
 def without_work_paths(data: bytes, roots) -> bytes:
