@@ -63,6 +63,24 @@ def test_a_warm_runner_has_torch_imported_and_nothing_of_the_grader(workspace, m
     assert got["pid"] == 1 and got["argv"] == ["-c"]
 
 
+def test_the_server_imports_what_a_run_names_once_and_only_then(tmp_path):
+    """The notebook runner's modules (papermill, ipykernel) are imported by the server at
+    the first run that names them (launcher.RUNNER_IMPORTS), not when it starts: a grader
+    that runs no notebook never pays for them."""
+    code = "import sys; print('tabnanny' in sys.modules)"
+    launcher = Launcher(True)
+    seen = []
+    for imports in ((), ("tabnanny",), ()):  # a standard module nothing else imports
+        with Workspace.create(tmp_path / f"work{len(seen)}", 16 << 20) as space:
+            space.hand_over()
+            out = launcher.run_command([PY, "-I", "-c", code], space, RunLimits(wall_s=30), warm=True,
+                                       imports=imports)
+        assert out.returncode == 0 and out.enforced["warm"], out.stderr
+        seen.append(out.stdout.strip())
+    assert seen == ["False", "True", "True"]
+    assert launcher_mod.RUNNER_IMPORTS == {"notebook_runner": launcher_mod.NOTEBOOK_IMPORTS}
+
+
 def test_no_descriptor_of_the_server_passes_the_runs_lower_open_file_limit(workspace):
     """The monitor lowers RLIMIT_NOFILE after the server opened its descriptors (torch's
     among them), so closing those below the new limit is not enough."""

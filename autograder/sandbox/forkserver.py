@@ -196,7 +196,8 @@ def python_args(command, interpreter=sys.executable):
 
 
 def serve(control_fd: int, modules) -> None:
-    """Import ``modules``, then fork a monitor per request until the control socket closes."""
+    """Import ``modules``, then fork a monitor per request until the control socket closes
+    (first importing what the request's ``imports`` name)."""
     warm_imports.warm_imports(modules)  # one that fails: the runner imports it again and meets the error
     control = socket.socket(fileno=control_fd)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the monitors
@@ -207,9 +208,12 @@ def serve(control_fd: int, modules) -> None:
             return
         if not message:  # the grader closed its end (or died)
             return
+        plan = json.loads(message)
+        # imported here, once (the first run that names them pays): every later runner has them
+        warm_imports.warm_imports(plan.get("imports", ()))
         if len(fds) == 3 and os.fork() == 0:
             control.close()
-            monitor(json.loads(message), *fds)  # never returns
+            monitor(plan, *fds)  # never returns
         for fd in fds:
             os.close(fd)
 

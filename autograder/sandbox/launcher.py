@@ -51,6 +51,9 @@ BASE_ENV = {
     "OMP_NUM_THREADS": "1",
 }
 WARM_RUNNERS = ("check_runner", "notebook_runner")  # started from the fork server (forkserver.py) where it works
+# What the server imports (once, at the first such run) before it forks these runners: a
+# grader that never runs a notebook never imports them.
+RUNNER_IMPORTS = {"notebook_runner": NOTEBOOK_IMPORTS}
 HOLDER = ["/bin/sh", "-c", "echo ready; exec sleep infinity"]  # a warm run's sandbox, until the runner enters
 DISK_POLL_S = 0.5
 MAX_WORK_ENTRIES = 100_000  # files and folders in an unmounted work folder, counted by the disk watch
@@ -101,18 +104,19 @@ class Launcher:
         """Run ``inside/<runner>.py args`` in ``workspace`` under ``limits``; ``data``:
         (source, relative target) read-only data binds."""
         return self.run_command(self.command(runner, args, workspace), workspace, limits, data, env, output_cap,
-                                warm=self.warm and runner in WARM_RUNNERS)
+                                warm=self.warm and runner in WARM_RUNNERS, imports=RUNNER_IMPORTS.get(runner, ()))
 
     def run_command(self, command, workspace, limits=RunLimits(), data=(), env=None, output_cap=1 << 20,
-                    warm=False):
+                    warm=False, imports=()):
         """Run ``command`` (a list, as the run sees it) in ``workspace``: every start goes here.
 
         ``warm``: if ``command`` is this interpreter running Python (``-c`` or a script),
-        fork it from the fork server into the same sandbox, where that works here."""
+        fork it from the fork server into the same sandbox, where that works here, once
+        the server has imported ``imports`` too."""
         return self._run(command, workspace, limits, data, env, output_cap,
-                         try_warm=warm and self.sandboxed and warm_starts() == "")
+                         try_warm=warm and self.sandboxed and warm_starts() == "", imports=imports)
 
-    def _run(self, command, workspace, limits, data, env, output_cap, try_warm):
+    def _run(self, command, workspace, limits, data, env, output_cap, try_warm, imports=()):
         """``run_command``, trying a warm start first if ``try_warm`` (and it is Python)."""
         cgroup = make_cgroup(limits.memory_bytes, limits.max_processes)
         warm_args = forkserver.python_args(command) if try_warm else None
@@ -128,7 +132,8 @@ class Launcher:
             with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
                 proc = None
                 if warm_args is not None:
-                    proc = self._start_warm(warm_args, workspace, limits, data, env, cgroup, stage, out, err, start)
+                    proc = self._start_warm(warm_args, workspace, limits, data, env, cgroup, stage, out, err, start,
+                                            imports)
                     enforced["warm"] = proc is not None
                 if proc is None:
                     proc = _ColdRun(subprocess.Popen(argv, cwd=workspace.path, stdin=subprocess.DEVNULL, stdout=out,
@@ -157,7 +162,7 @@ class Launcher:
                        memory_exceeded=memory_exceeded, process_limit_hit=process_hit, file_limit_hit=file_hit,
                        disk_limit_hit=disk_hit, enforced=enforced)
 
-    def _start_warm(self, args, workspace, limits, data, env, cgroup, stage, out, err, start):
+    def _start_warm(self, args, workspace, limits, data, env, cgroup, stage, out, err, start, imports=()):
         """Start ``python -I args`` warm (forkserver.py): the sandbox with its holder, then the
         runner forked into it. Returns the run, or None (with the reason on its stderr) when
         that failed: the caller then starts it cold."""
@@ -171,7 +176,7 @@ class Launcher:
             plan = {"holder": pid, "uid": workspace.uid if stage else None,
                     "cgroup_procs": cgroup.procs_files if cgroup else [],
                     "rlimits": _rlimits(limits, cgroup, own_uid=stage is not None),
-                    "env": _run_env(env), "args": list(args), "cwd": mounts.SANDBOX_WORK}
+                    "env": _run_env(env), "args": list(args), "cwd": mounts.SANDBOX_WORK, "imports": list(imports)}
             run = fork_server().start(plan, out, err)
         except forkserver.ForkServerError as exc:
             _killpg(holder.pid)
@@ -296,7 +301,7 @@ def fork_server() -> forkserver.ForkServer:
     with _warm["lock"]:
         server = _warm["server"]
         if server is None or not server.alive():
-            modules = [name for name in WARM_IMPORTS + NOTEBOOK_IMPORTS if name not in STAGED]
+            modules = [name for name in WARM_IMPORTS if name not in STAGED]
             server = _warm["server"] = forkserver.ForkServer(modules, _run_env(None))
             atexit.register(server.close)
         return server

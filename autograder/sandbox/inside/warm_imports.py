@@ -16,7 +16,8 @@ WARM_IMPORTS = ("torch", "torch.optim", "torch.nn.functional", "cs231n", "torchv
                 "torchvision.transforms", "scipy.ndimage", "PIL.Image")
 STAGED = ("cs231n",)
 # The notebook runner's own (papermill) and what each kernel it forks needs first (ipykernel):
-# inside/forked_kernels.py.
+# inside/forked_kernels.py. The fork server imports them at the first notebook run
+# (launcher.RUNNER_IMPORTS), not when it starts.
 NOTEBOOK_IMPORTS = ("papermill", "ipykernel.kernelapp")
 # Imported by the notebook runner only, never the fork server: matplotlib reads the run's
 # environment when imported (HOME for its configuration and font cache, MPLBACKEND).
