@@ -69,9 +69,9 @@ class Result:
     message: str  # what was measured: the numbers, or the error
     parts: list = dataclasses.field(default_factory=list)
     error: str = ""
-    grader_fault: bool = False  # the trusted side failed (``score_within``): never the student's doing
     hint: str = ""  # the known mistake the outputs match (diagnosis.explain)
     fix_first: list = dataclasses.field(default_factory=list)  # failed narrower checks (diagnosis.fix_first)
+    grader_fault: bool = False  # the trusted side failed (``score_within``): never the student's doing
 
     def points(self, max_points):
         return round(self.fraction * max_points, 4)

@@ -169,9 +169,9 @@ class Grading:
 
     @classmethod
     def _from_dict(cls, data: dict, out_dir: Path | None) -> Grading:
-        results = {str(name): core.Result(str(name), float(r["fraction"]), str(r["message"]), [],
-                                          str(r.get("error", "")), str(r.get("hint", "")),
-                                          [str(d) for d in r.get("fix_first", [])])
+        results = {str(name): core.Result(str(name), float(r["fraction"]), str(r["message"]),
+                                          error=str(r.get("error", "")), hint=str(r.get("hint", "")),
+                                          fix_first=[str(d) for d in r.get("fix_first", [])])
                    for name, r in data["results"].items()}
         runs = []
         for name, run in dict(data.get("notebooks", {})).items():
