@@ -15,12 +15,11 @@ Three steps, all on the trusted side:
 """
 import re
 import sys
-import tempfile
 import threading
-from pathlib import Path
 
 from autograder.checks import REGISTRY, core
 from autograder.checks.known_mistakes import load_mistakes, make_mutant
+from autograder.process_tmp import process_folder
 from autograder.reference import REFERENCE_LOCK, package_modules
 
 MATCH_TOL = core.Tol(1e-6, 1e-3)  # a student's copy of a mistake matches it to rounding
@@ -43,8 +42,8 @@ def _mutant_root(mistake):
     with _lock:
         if mistake not in _roots:
             if _state["folder"] is None:
-                _state["folder"] = tempfile.TemporaryDirectory(prefix="cs231n-mistakes-")
-            folder = Path(_state["folder"].name) / f"m{len(_roots)}"
+                _state["folder"] = process_folder("cs231n-mistakes-")
+            folder = _state["folder"] / f"m{len(_roots)}"
             _roots[mistake] = make_mutant(mistake, folder)
         return _roots[mistake]
 

@@ -14,12 +14,11 @@ Inside, the root is empty but for:
 - fresh ``/proc`` (of its own pid namespace), ``/dev``, and size-capped ``/tmp``
   and ``/dev/shm``.
 """
-import atexit
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
+
+from autograder.process_tmp import process_folder
 
 SANDBOX_WORK = "/submission"
 GRADER_ROOT = "/grader"
@@ -53,12 +52,11 @@ def sandbox_etc() -> Path:
     """A folder (made once per grader process) holding the sandbox's own /etc files."""
     global _etc_dir
     if _etc_dir is None:
-        folder = Path(tempfile.mkdtemp(prefix="cs231n-sandbox-etc-"))
+        folder = process_folder("cs231n-sandbox-etc-")
         folder.chmod(0o755)
         for name, text in SANDBOX_ETC.items():
             (folder / name).write_text(text)
             (folder / name).chmod(0o644)
-        atexit.register(shutil.rmtree, folder, True)
         _etc_dir = folder
     return _etc_dir
 
