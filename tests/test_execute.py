@@ -277,6 +277,23 @@ def test_a_notebook_that_ends_the_process_running_it_costs_only_that_notebook(tm
     assert results[after].ok and printed(results[after]) == "fine\n"
 
 
+def test_the_template_returns_a_clients_result_notices_its_end_and_gives_up_on_a_silent_one():
+    """serve_kernels: the result a client sends; None when the client ended without one
+    (the notebook's code killed it); TimeoutError past the deadline (a stopped client)."""
+    import socket
+
+    from autograder.sandbox.inside.forked_kernels import serve_kernels
+
+    template, client = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    client.send(json.dumps({"result": {"ok": True}}).encode())
+    assert serve_kernels(template, [], 5) == {"ok": True}
+    with pytest.raises(TimeoutError):
+        serve_kernels(template, [], 0.2)
+    client.close()
+    assert serve_kernels(template, [], 5) is None
+    template.close()
+
+
 def test_a_kernel_the_template_cannot_fork_is_started_by_the_client(tmp_path, monkeypatch):
     """No template, one that answers with an error, one that has gone, a plan that says
     not to, a kernel this machine cannot follow (no pidfd: it is ended): the client starts

@@ -142,9 +142,12 @@ def set_thread_counts(env: dict) -> None:
 
 def serve_kernels(client: socket.socket, base_path: list, timeout_s: float):
     """In the template, while one client runs: fork each kernel it asks for, until it sends
-    its result (a dict, returned), ends, or ``timeout_s`` passes (None is returned)."""
+    its result (returned), or ends (None is returned). Raises TimeoutError if neither
+    happened within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
-    while select.select([client], [], [], max(0.0, deadline - time.monotonic()))[0]:
+    while True:
+        if not select.select([client], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise TimeoutError(f"no result within {timeout_s:g} s")
         try:
             request = json.loads(client.recv(MAX_REQUEST) or b"null")
         except (OSError, ValueError):
@@ -161,7 +164,6 @@ def serve_kernels(client: socket.socket, base_path: list, timeout_s: float):
             client.send(json.dumps(reply).encode())
         except OSError:
             return None
-    return None
 
 
 def _prctl(option, value):

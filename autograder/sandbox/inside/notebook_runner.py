@@ -229,11 +229,16 @@ def run_in_client(notebook, plan, engine, whole_namespace, channel, base_path):
         finally:
             os._exit(code)
     theirs.close()
-    status = forked_kernels.serve_kernels(ours, base_path, plan["notebook_wall_s"] + CLIENT_SLACK_S)
+    limit = plan["notebook_wall_s"]
+    try:
+        status = forked_kernels.serve_kernels(ours, base_path, limit + CLIENT_SLACK_S)
+        message, limits_hit = "stopped: the notebook's code ended the process that ran it", []
+    except TimeoutError:  # its watchdog did not end it: the sweep that follows does
+        status = None
+        message, limits_hit = f"stopped: the notebook ran past its time limit ({limit:.0f} s)", ["notebook time limit"]
     ours.close()
     if not isinstance(status, dict):
-        status = {"state": "done", "ok": False, "limits_hit": [],
-                  "message": "stopped: the notebook's code ended the process that ran it",
+        status = {"state": "done", "ok": False, "limits_hit": limits_hit, "message": message,
                   "wall_s": round(time.monotonic() - start, 3)}
     return status
 
