@@ -15,7 +15,8 @@ How (``notebook_runner.py`` drives it):
   kernel, it sends the kernel's command, environment and folder to the
   template (``request_kernel``); the template forks the kernel
   (``fork_kernel``) and answers with its pid. So the kernel is the template's
-  child, in the sandbox pid 1's child, as a kernel the client started would be.
+  child: in the sandbox, pid 1's child, as kernels were when the runner was one
+  process that started them itself.
 - The kernel makes itself what ``python -m ipykernel_launcher -f FILE`` would
   have been (``become_kernel``): its own session, descriptors 0-2 only, the
   environment, folder, ``sys.path`` and ``argv`` of that command, fresh random
@@ -27,8 +28,9 @@ How (``notebook_runner.py`` drives it):
   starts the kernel itself, as it always did.
 
 What a forked kernel keeps of the template: the modules it imported (the
-point), the interpreter's flags (``-I``: ``PYTHON*`` variables other than
-those below are not read again) and its hash seed.
+point), the interpreter's flags (``-I``: of the ``PYTHON*`` variables only
+``PYTHONPATH``, ``PYTHONDONTWRITEBYTECODE`` and ``PYTHONUNBUFFERED`` are applied,
+by ``become_kernel``) and its hash seed.
 
 Standard library only at import; the ipykernel and jupyter_client parts are
 imported where they are used.

@@ -23,8 +23,9 @@ when it was started warm: ``inside/forked_kernels.py``). For each notebook:
   the next notebook starts clean;
 - should the notebook's code end its client, only that notebook fails, with a reason.
 
-Only the standard library, nbclient, papermill and the grader's own sweep
-module are imported here, never student code. The trusted side never believes
+Only the standard library, nbclient, papermill, the grader's own sweep module
+and, for the kernels it forks, ipykernel and matplotlib.pyplot
+(``inside/warm_imports.py``) are imported here, never student code. The trusted side never believes
 these files for points: they only describe the run in the report.
 """
 import json
