@@ -28,6 +28,7 @@ and, for the kernels it forks, ipykernel and matplotlib.pyplot
 (``inside/warm_imports.py``) are imported here, never student code. The trusted side never believes
 these files for points: they only describe the run in the report.
 """
+import gc
 import json
 import os
 import socket
@@ -257,6 +258,7 @@ def main(plan, base_path):
     whole_namespace = plan["own_pid_namespace"] and own_pid_namespace()
     warm_imports(NOTEBOOK_IMPORTS + RUN_ENVIRONMENT_IMPORTS)  # once here (or in the fork server), not per kernel
     engine = register_capped_engine(plan["max_output_bytes"])
+    gc.freeze()  # clients and kernels are forks: their collections skip what this process holds
     for notebook in plan["notebooks"]:
         report(channel, notebook, {"state": "started"})
         status = run_in_client(notebook, plan, engine, whole_namespace, channel, base_path)
