@@ -249,10 +249,14 @@ def score_parts(name, parts):
     return Result(name=name, fraction=fraction, message=message, parts=parts)
 
 
+def last_line(text):
+    """The last line of an error's text (its exception), or "no output"."""
+    return text.strip().splitlines()[-1] if text.strip() else "no output"
+
+
 def error_result(name, error_text):
     """A Result for a check whose student run raised or was stopped."""
-    last = error_text.strip().splitlines()[-1] if error_text.strip() else "no output"
-    return Result(name=name, fraction=0.0, message=f"your code raised: {last}", error=error_text)
+    return Result(name=name, fraction=0.0, message=f"your code raised: {last_line(error_text)}", error=error_text)
 
 
 def describe_exception(exc):
@@ -436,7 +440,7 @@ def score_within(check, got, expected, inputs, budget_s):
     if worker.is_alive():
         return Result(check.name, 0.0, f"not graded: scoring your outputs took longer than {budget_s:g} s")
     if "error" in box:
-        last = box["error"].strip().splitlines()[-1]
-        return Result(check.name, 0.0, f"not graded: the grader failed while scoring your outputs ({last})",
+        return Result(check.name, 0.0,
+                      f"not graded: the grader failed while scoring your outputs ({last_line(box['error'])})",
                       error=box["error"], grader_fault=True)
     return score_parts(check.name, box["parts"])

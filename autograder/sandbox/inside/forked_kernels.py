@@ -35,7 +35,6 @@ by ``become_kernel``) and its hash seed.
 Standard library only at import; the ipykernel and jupyter_client parts are
 imported where they are used.
 """
-import ctypes
 import json
 import os
 import select
@@ -46,8 +45,8 @@ import sys
 import time
 
 from autograder.sandbox.inside import fresh_start
+from autograder.sandbox.inside.sweep import PR_SET_DUMPABLE, prctl
 
-PR_SET_DUMPABLE = 4
 KERNEL_MODULE = "ipykernel_launcher"
 REPLY_TIMEOUT_S = 10.0
 MAX_REQUEST = 1 << 20
@@ -97,7 +96,7 @@ def become_kernel(request: dict, base_path: list) -> int:
     os.close(null)
     os.closerange(3, 1 << 20)  # the template's and the client's sockets, and the "ready" pipe
     os.chdir(cwd)
-    _prctl(PR_SET_DUMPABLE, 1)  # the template is not dumpable; an exec'd kernel would be
+    prctl(PR_SET_DUMPABLE, 1)  # the template is not dumpable; an exec'd kernel would be
     env["JPY_PARENT_PID"] = str(os.getppid())  # as the launcher sets it, for the kernel's parent poller
     set_thread_counts(env)  # first: threadpoolctl sets a variable of its own when imported
     fresh_start.reset(env, kernel_path(env, base_path), drop=GRADER_PACKAGES)
@@ -166,13 +165,6 @@ def serve_kernels(client: socket.socket, base_path: list, timeout_s: float):
             client.send(json.dumps(reply).encode())
         except OSError:
             return None
-
-
-def _prctl(option, value):
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 # ---------------------------------------------------------------- the client's side
@@ -276,12 +268,13 @@ def kernel_manager_class():
 
     class ForkingKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
-            kernel = request_kernel(kernel_cmd, kw.get("env") or os.environ, kw.get("cwd") or os.getcwd())
+            cwd = kw.get("cwd") or os.getcwd()
+            kernel = request_kernel(kernel_cmd, kw.get("env") or os.environ, cwd)
             if kernel is None:
                 return await super()._async_launch_kernel(kernel_cmd, **kw)
             provisioner = self.provisioner  # a LocalProvisioner: it only needs a Popen-like process
             provisioner.process, provisioner.pid, provisioner.pgid = kernel, kernel.pid, kernel.pid
-            provisioner.cwd = kw.get("cwd") or os.getcwd()
+            provisioner.cwd = cwd
             self._reconcile_connection_info(provisioner.connection_info)
 
     return ForkingKernelManager

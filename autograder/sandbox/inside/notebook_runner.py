@@ -25,8 +25,9 @@ when it was started warm: ``inside/forked_kernels.py``). For each notebook:
 
 Only the standard library, nbclient, papermill, the grader's own sweep module
 and, for the kernels it forks, ipykernel and matplotlib.pyplot
-(``inside/warm_imports.py``) are imported here, never student code. The trusted side never believes
-these files for points: they only describe the run in the report.
+(``inside/warm_imports.py``) are imported here, never student code. The
+trusted side never believes these files for points: they only describe the
+run in the report.
 """
 import gc
 import json

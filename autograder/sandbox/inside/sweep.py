@@ -24,7 +24,8 @@ PR_SET_DUMPABLE = 4  # prctl options, <linux/prctl.h>
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def _prctl(option, value):
+def prctl(option, value):
+    """prctl(2) with one value; a no-op where there is none."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: nothing to set
@@ -37,8 +38,8 @@ def harden_runner():
     subreaper (orphaned descendants are re-parented to it rather than to init),
     and deaf to SIGINT (as the sandbox's pid 1, which bwrap --as-pid-1 makes it,
     the kernel already drops every other signal sent from inside)."""
-    _prctl(PR_SET_DUMPABLE, 0)
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    prctl(PR_SET_DUMPABLE, 0)
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGINT, lambda signum, frame: None)
 
 
