@@ -78,6 +78,9 @@ class Case:
     notebooks: dict = dataclasses.field(default_factory=dict)
     all_notebooks: bool = False
     xfail: str = ""
+    # Ends only at a time limit (it spins, sleeps or forks for ever): graded with the corpus's
+    # shorter limits (test_hostile_corpus.RUNAWAY_LIMITS). The defence is the same limit.
+    runaway: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -555,7 +558,8 @@ CASES = [
     Case("fn_infinite_loop", "sample_noise spins for ever", "per-check time limit",
          build=wrap(GAN, "sample_noise", "while True:\n    pass"),
          breaks=(f"{GAN}:sample_noise",),
-         messages={"sample_noise": r"time limit \(ended after 1\d\.\d s\)"}),  # the corpus's limit: 10 s
+         messages={"sample_noise": r"time limit \(ended after [3-5]\.\d s\)"},  # RUNAWAY_LIMITS: 3 s
+         runaway=True),
     Case("fn_disk_filler", "ls_discriminator_loss writes 4 MB files into the work folder until stopped",
          "work-folder disk cap (the whole check run stops: later checks are not run)",
          build=wrap(GAN, "ls_discriminator_loss", "i = 0\nwhile True:\n"
@@ -566,13 +570,14 @@ CASES = [
     Case("fn_sigint_ignored_loop", "get_optimizer ignores SIGINT/SIGTERM/SIGHUP and spins", "per-check time limit",
          build=wrap(GAN, "get_optimizer", "import signal\nfor s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):\n"
                                           "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    pass"),
-         breaks=(f"{GAN}:get_optimizer",), messages={"get_optimizer": "time limit"}),
+         breaks=(f"{GAN}:get_optimizer",), messages={"get_optimizer": "time limit"}, runaway=True),
     Case("fn_extremely_slow", "class_visualization_update_step takes three hours, then answers right",
          "per-check time limit",
          build=wrap(VIS, "class_visualization_update_step",
                     "import time\ntime.sleep(3 * 3600)\n"
                     "return _original_class_visualization_update_step(*args, **kwargs)"),
-         breaks=(f"{VIS}:class_visualization_update_step",), messages={"class_visualization_step": "time limit"}),
+         breaks=(f"{VIS}:class_visualization_update_step",), messages={"class_visualization_step": "time limit"},
+         runaway=True),
     Case("fn_os_exit", "one_unit_step_rnn_can_compute calls os._exit(0)", "a forked child per check",
          build=wrap(THEORY, "one_unit_step_rnn_can_compute", "import os\nos._exit(0)"),
          breaks=(f"{THEORY}:one_unit_step_rnn_can_compute",), messages={"step_rnn_impossible": "ended the process"}),
@@ -591,7 +596,7 @@ CASES = [
          "process cap + sweep after each check",
          build=wrap(GAN, "build_dc_generator", "import os\nwhile True:\n    try:\n        os.fork()\n"
                                                "    except OSError:\n        pass"),
-         breaks=(f"{GAN}:build_dc_generator",)),
+         breaks=(f"{GAN}:build_dc_generator",), runaway=True),
     Case("fn_daemon", "discriminator starts two daemons (one deletes the next checks' inputs), then answers right",
          "sweep after each check + pid namespace",
          build=wrap(GAN, "discriminator", DAEMON + "\nreturn _original_discriminator(*args, **kwargs)")),
@@ -707,7 +712,7 @@ CASES = [
     Case("nb_sigint_loop", "a theory notebook cell ignores SIGINT and spins", "per-cell time limit",
          build=notebook_cell(THEORY_NB, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                                         "while True:\n    pass"),
-         notebooks={THEORY_NB: "time limit|timed out|wall"}),
+         notebooks={THEORY_NB: "time limit|timed out|wall"}, runaway=True),
     Case("nb_os_exit_at_import", "the theory notebook's imports cell calls os._exit(1)", "kernel death is reported",
          build=notebook_cell(THEORY_NB, "import os\nos._exit(1)", into_imports=True),
          notebooks={THEORY_NB: "kernel|died|ended"}),
