@@ -17,7 +17,7 @@ import re
 import sys
 import threading
 
-from autograder.checks import REGISTRY, core
+from autograder.checks import core
 from autograder.checks.known_mistakes import load_mistakes, make_mutant
 from autograder.process_tmp import process_folder
 from autograder.reference import REFERENCE_LOCK, package_modules
@@ -54,7 +54,7 @@ def mistake_outputs(name, mistake, inputs, seed):
 
     key = (name, mistake, seed)
     if key not in _outputs:
-        check = REGISTRY[name]
+        check = core.REGISTRY[name]  # graded already, so imported
         try:
             with REFERENCE_LOCK:
                 outputs, error = run_student(check, package_modules(_mutant_root(mistake), check.modules), inputs)

@@ -12,8 +12,7 @@ import warnings
 
 import numpy as np
 
-from autograder.checks import diagnosis
-from autograder.checks import core
+from autograder.checks import check_named, core, diagnosis
 from autograder.reference import REFERENCE_LOCK, current_modules, reference_modules
 
 # The grading seed decides the hidden inputs. Instructors keep theirs secret in
@@ -89,7 +88,7 @@ def grade(name, student=None, seed=DEFAULT_SEED, budget_s=None):
     The outputs are held to the check's schema and scored within ``budget_s``
     seconds (default ``score_budget()``), as the sandboxed grader does.
     """
-    check = core.REGISTRY[name]
+    check = check_named(name)  # only its module: a NumPy check never imports torch
     inputs, expected = prepared(check, seed)  # run_student and diagnosis work on copies
     try:
         namespace = student if student is not None else current_modules(check.modules)
