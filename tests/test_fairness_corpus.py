@@ -1,13 +1,15 @@
 """Fair grading, end to end: the fairness corpus graded in ONE sandboxed batch.
 
 Every bundle of alternatives (tests/fairness ``bundles``) becomes a submission:
-the reference notebooks done, the student files carrying the alternatives. One
-more submission holds student files stripped to the names the canonical files
-define (``CANONICAL_NAMES``), as a student who started from the official kit
-hands in. Each must get full marks on every check and run every notebook
-without an error: what a notebook needs must not live only in a student file.
+the reference notebooks done, the student files carrying the alternatives. The
+last of the full bundles (``CANONICAL_SHAPED``) is carried by student files
+stripped to the names the canonical files define (``CANONICAL_NAMES``), as a
+student who started from the official kit hands in: its alternatives and the
+reference's code of every other function, with none of the reference's helpers.
+Each must get full marks on every check and run every notebook without an
+error: what a notebook or a check needs must not live only in a student file.
 
-The three large bundles and the canonical-shaped submission run every notebook.
+The three large bundles run every notebook.
 The small bundles (the third and later alternatives of a few functions) run the
 notebooks of the parts whose checks cover what they change, in a second call
 of the batch grader: the same grading, a notebook choice per call, and about
@@ -55,6 +57,7 @@ def write_zip(path, files):
 
 
 FULL_BUNDLES = 3  # bundles that run every notebook (the later ones touch two parts)
+CANONICAL_SHAPED = FULL_BUNDLES - 1  # the full bundle in canonical-shaped files (the one with fewest alternatives)
 
 
 def notebooks_touched(alternatives):
@@ -73,12 +76,13 @@ def batch(tmp_path_factory):
     described, small_notebooks = {}, set()
     for k, bundle in enumerate(bundles()):
         folder = full if k < FULL_BUNDLES else small
-        write_zip(folder / f"bundle{k}.zip", with_alternatives(reference, bundle))
+        shaped = k == CANONICAL_SHAPED
+        write_zip(folder / f"bundle{k}.zip", with_alternatives(canonical_shaped(reference) if shaped else reference,
+                                                               bundle))
         touched = every if k < FULL_BUNDLES else notebooks_touched(bundle)
         small_notebooks |= set() if k < FULL_BUNDLES else touched
-        described[f"bundle{k}"] = ("alternatives " + ", ".join(a.id for a in bundle), touched)
-    write_zip(full / "canonical_shaped.zip", canonical_shaped(reference))
-    described["canonical_shaped"] = ("student files holding only the canonical names", every)
+        described[f"bundle{k}"] = ("alternatives " + ", ".join(a.id for a in bundle)
+                                   + (" in student files holding only the canonical names" if shaped else ""), touched)
     out = tmp_path_factory.mktemp("fairness_graded")
     release = ROOT / "release"
     grade_batch([full], out, workers=2, progress=False, assignment=ASSIGNMENT, options=Options(release_dir=release))
