@@ -9,6 +9,7 @@
     python -m autograder gradescope [--out ZIP]           build Gradescope's autograder zip
 """
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -219,5 +220,13 @@ def main(argv=None):
     return args.func(args)
 
 
+def exit_with(code):
+    """Exit without the interpreter's last garbage collections: they would walk every object
+    left (torch's, a batch's) to free memory the operating system takes back anyway, 0.5-2
+    s of CPU after the work is done. Frozen objects are skipped."""
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())
