@@ -6,7 +6,7 @@ import pytest
 import cs231n  # noqa: F401  (first, so that torchvision imports everywhere; see CONVENTIONS.md)
 
 # The slowest test files, slowest first (measured on 2 cores, 2026-12-04). Collected first, so
-# that under ``-n 2 --dist loadfile --no-loadscope-reorder`` (scripts/test.sh) the long
+# that under ``--dist loadfile --no-loadscope-reorder`` (scripts/test.sh) the long
 # ones start at once and the short ones fill in behind them: pytest-xdist then hands out
 # files in collection order, and a long file started last would run alone at the end.
 # (Without that flag xdist orders files by their number of tests: the one-test
