@@ -78,9 +78,11 @@ class Case:
     notebooks: dict = dataclasses.field(default_factory=dict)
     all_notebooks: bool = False
     xfail: str = ""
-    # Ends only at a time limit (it spins, sleeps or forks for ever): graded with the corpus's
-    # shorter limits (test_hostile_corpus.RUNAWAY_LIMITS). The defence is the same limit.
-    runaway: bool = False
+    # The time limits it is graded under (test_hostile_corpus.LIMITS): "tight" for most;
+    # "short" for a case that ends only at a time limit (it spins, sleeps or forks for ever:
+    # the same defence, sooner); "long" for one that must fill a cap (memory) before a time
+    # limit ends it, which takes longer the busier the machine.
+    time_limits: str = "tight"
 
 
 # ---------------------------------------------------------------------------
@@ -558,8 +560,8 @@ CASES = [
     Case("fn_infinite_loop", "sample_noise spins for ever", "per-check time limit",
          build=wrap(GAN, "sample_noise", "while True:\n    pass"),
          breaks=(f"{GAN}:sample_noise",),
-         messages={"sample_noise": r"time limit \(ended after [3-5]\.\d s\)"},  # RUNAWAY_LIMITS: 3 s
-         runaway=True),
+         messages={"sample_noise": r"time limit \(ended after [3-5]\.\d s\)"},  # "short" limits: 3 s
+         time_limits="short"),
     Case("fn_disk_filler", "ls_discriminator_loss writes 4 MB files into the work folder until stopped",
          "work-folder disk cap (the whole check run stops: later checks are not run)",
          build=wrap(GAN, "ls_discriminator_loss", "i = 0\nwhile True:\n"
@@ -570,14 +572,14 @@ CASES = [
     Case("fn_sigint_ignored_loop", "get_optimizer ignores SIGINT/SIGTERM/SIGHUP and spins", "per-check time limit",
          build=wrap(GAN, "get_optimizer", "import signal\nfor s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):\n"
                                           "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    pass"),
-         breaks=(f"{GAN}:get_optimizer",), messages={"get_optimizer": "time limit"}, runaway=True),
+         breaks=(f"{GAN}:get_optimizer",), messages={"get_optimizer": "time limit"}, time_limits="short"),
     Case("fn_extremely_slow", "class_visualization_update_step takes three hours, then answers right",
          "per-check time limit",
          build=wrap(VIS, "class_visualization_update_step",
                     "import time\ntime.sleep(3 * 3600)\n"
                     "return _original_class_visualization_update_step(*args, **kwargs)"),
          breaks=(f"{VIS}:class_visualization_update_step",), messages={"class_visualization_step": "time limit"},
-         runaway=True),
+         time_limits="short"),
     Case("fn_os_exit", "one_unit_step_rnn_can_compute calls os._exit(0)", "a forked child per check",
          build=wrap(THEORY, "one_unit_step_rnn_can_compute", "import os\nos._exit(0)"),
          breaks=(f"{THEORY}:one_unit_step_rnn_can_compute",), messages={"step_rnn_impossible": "ended the process"}),
@@ -591,12 +593,12 @@ CASES = [
          build=at_import(GAN, "import sys\nsys.exit('bye')"), breaks=(GAN,), messages={"gan_losses": "SystemExit"}),
     Case("fn_memory_bomb", "ls_generator_loss fills memory 100 MB at a time", "cgroup memory limit",
          build=wrap(GAN, "ls_generator_loss", "blocks = []\nwhile True:\n    blocks.append(b'x' * (100 << 20))"),
-         breaks=(f"{GAN}:ls_generator_loss",), messages={"ls_losses": "killed|memory"}),
+         breaks=(f"{GAN}:ls_generator_loss",), messages={"ls_losses": "killed|memory"}, time_limits="long"),
     Case("fn_fork_bomb", "build_dc_generator forks until the process table is full",
          "process cap + sweep after each check",
          build=wrap(GAN, "build_dc_generator", "import os\nwhile True:\n    try:\n        os.fork()\n"
                                                "    except OSError:\n        pass"),
-         breaks=(f"{GAN}:build_dc_generator",), runaway=True),
+         breaks=(f"{GAN}:build_dc_generator",), time_limits="short"),
     Case("fn_daemon", "discriminator starts two daemons (one deletes the next checks' inputs), then answers right",
          "sweep after each check + pid namespace",
          build=wrap(GAN, "discriminator", DAEMON + "\nreturn _original_discriminator(*args, **kwargs)")),
@@ -712,7 +714,7 @@ CASES = [
     Case("nb_sigint_loop", "a theory notebook cell ignores SIGINT and spins", "per-cell time limit",
          build=notebook_cell(THEORY_NB, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                                         "while True:\n    pass"),
-         notebooks={THEORY_NB: "time limit|timed out|wall"}, runaway=True),
+         notebooks={THEORY_NB: "time limit|timed out|wall"}, time_limits="short"),
     Case("nb_os_exit_at_import", "the theory notebook's imports cell calls os._exit(1)", "kernel death is reported",
          build=notebook_cell(THEORY_NB, "import os\nos._exit(1)", into_imports=True),
          notebooks={THEORY_NB: "kernel|died|ended"}),
@@ -722,7 +724,7 @@ CASES = [
          build=notebook_cell(THEORY_NB, DAEMON)),
     Case("nb_memory_bomb", "a theory notebook cell fills memory", "cgroup memory limit",
          build=notebook_cell(THEORY_NB, "blocks = []\nwhile True:\n    blocks.append(b'x' * (100 << 20))"),
-         notebooks={THEORY_NB: "memory|kernel|died"}),
+         notebooks={THEORY_NB: "memory|kernel|died"}, time_limits="long"),
     Case("nb_huge_output", "a theory notebook cell prints 200 MB", "output caps",
          build=notebook_cell(THEORY_NB, HUGE_OUTPUT)),
     Case("nb_network_steal_write", "a theory notebook cell connects out, steals and writes outside",
