@@ -30,7 +30,9 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
     fi
 fi
 
-stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# The stamp follows pyproject.toml and this checkout's folder: the package is installed
+# editable, so a venv set up from another folder (a moved or second checkout) imports from there.
+stamp="$VENV/.installed-$( (cat pyproject.toml; pwd -P) | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     echo "setup: creating $VENV and installing pinned packages"
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
