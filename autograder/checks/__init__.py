@@ -24,8 +24,9 @@ def _check_modules() -> list:
     return [m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_CHECKS]
 
 
+@functools.cache
 def load_all() -> dict:
-    """Import every check module; the full ``REGISTRY``."""
+    """Import every check module (once); the full ``REGISTRY``."""
     for module in _check_modules():
         importlib.import_module(f"{__name__}.{module}")
     return core.REGISTRY
